@@ -1,0 +1,439 @@
+"""The back-to-back user agent: every call is two (or more) dialogs the switch joins.
+
+Sans-I/O. :class:`B2BUA` consumes transaction-layer events and the current time, drives the
+:class:`~callcenter.sip.transaction.TransactionLayer` (which owns retransmissions), and
+reports what must be persisted (CDRs, registration changes) through callbacks. The asyncio
+shell in :mod:`callcenter.switch.service` only moves bytes and arms one timer.
+
+Behaviour (RFC 3261 unless stated): 100 Trying at once; 18x relayed with our To-tag; the first
+2xx wins and the other forks are cancelled; CANCEL → 487 upstream and CANCEL downstream; the
+best final response is relayed when every fork fails (§16.7 rule, simplified); BYE on either
+side ends the other; re-INVITE/UPDATE/INFO are relayed across (hold/resume pass through);
+no-answer timeout; Max-Forwards 0 → 483; an INVITE carrying a Call-ID the switch itself
+generated → 482.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callcenter.sip.events import (
+    AckReceived,
+    CancelReceived,
+    RequestReceived,
+    ResponseReceived,
+    StrayResponse,
+    TransactionEvent,
+    TransactionTimeout,
+)
+from callcenter.sip.message import Request, Response, make_response
+from callcenter.sip.status import reason_phrase
+from callcenter.sip.transaction import (
+    ClientTransaction,
+    Endpoint,
+    ServerTransaction,
+    TransactionLayer,
+)
+from callcenter.sip.uri import SipURI
+from callcenter.switch.authgate import AuthGate, Authenticated, Challenge, Rejected
+from callcenter.switch.call import (
+    Call,
+    CallState,
+    Disposition,
+    Leg,
+    LegState,
+    PassThroughSdp,
+    SessionDescriptionHandler,
+    Side,
+)
+from callcenter.switch.inleg import InDialogRelay
+from callcenter.switch.outbound import OutboundRequests
+from callcenter.switch.registrar import LocationService
+from callcenter.switch.routing import Dialplan, TrunkTarget
+from callcenter.switch.timers import TimerHeap
+
+__all__ = ["B2BUA", "SwitchSettings", "TrunkPeer"]
+
+log = logging.getLogger("callcenter.switch")
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REGISTER"
+SUPPORTED_OPTIONS = frozenset({"100rel", "replaces", "timer", "path", "outbound", "gruu"})
+KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK", "REGISTER",
+     "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkPeer:
+    """A static SIP peer: calls from its address are trusted; routes can send calls to it."""
+
+    name: str
+    endpoint: Endpoint
+    match_source_port: bool = True
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSettings:
+    domain: str
+    user_agent: str = "callcenter"
+    no_answer_timeout: float = 60.0
+    max_forwards: int = 70
+
+
+def new_tag() -> str:
+    return secrets.token_hex(6)
+
+
+class B2BUA:
+    """Joins caller and callee dialogs; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        transactions: TransactionLayer,
+        settings: SwitchSettings,
+        *,
+        location: LocationService,
+        dialplan: Dialplan,
+        auth: AuthGate,
+        trunks: list[TrunkPeer],
+        extension_names: dict[str, str],
+        local: Callable[[str], Endpoint],
+        sdp: SessionDescriptionHandler | None = None,
+        on_call_ended: Callable[[Call], None] = lambda call: None,
+        on_registration: Callable[[list[object], list[object]], None] = lambda s, r: None,
+    ) -> None:
+        self.txl = transactions
+        self.settings = settings
+        self.location = location
+        self.dialplan = dialplan
+        self.auth = auth
+        self.trunks = {t.name: t for t in trunks}
+        self.extension_names = extension_names
+        self.local = local
+        self.sdp = sdp or PassThroughSdp()
+        self.on_call_ended = on_call_ended
+        self.on_registration = on_registration
+        self.timers = TimerHeap()
+        self.calls: dict[str, Call] = {}
+        self.dialogs: dict[tuple[str, str], Leg] = {}
+        self.callee_call_ids: dict[str, Leg] = {}
+        self.accepting = True
+        self.out = OutboundRequests(self)
+        self.relay = InDialogRelay(self)
+        self.counters: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ pump
+    def handle_events(self, events: list[TransactionEvent], now: float) -> None:
+        for event in events:
+            try:
+                self._dispatch(event, now)
+            except Exception:  # one bad event must not stop the switch
+                log.exception("error handling %s", type(event).__name__)
+                self._count("event_errors")
+
+    def get_timer(self) -> float | None:
+        a = self.txl.get_timer()
+        b = self.timers.next_deadline()
+        if a is None:
+            return b
+        return a if b is None else min(a, b)
+
+    def handle_timer(self, now: float) -> None:
+        self.handle_events(self.txl.handle_timer(now), now)
+        self.timers.run_due(now)
+
+    def _dispatch(self, event: TransactionEvent, now: float) -> None:
+        match event:
+            case RequestReceived(transaction=tx):
+                self._on_request(tx, now)
+            case ResponseReceived(transaction=tx, response=response):
+                self._on_response(tx, response, now)
+            case AckReceived(request=ack):
+                self.relay.on_ack(ack, now)
+            case CancelReceived(cancel_transaction=ctx, invite_transaction=itx):
+                self._on_cancel(ctx, itx, now)
+            case StrayResponse(response=response):
+                self.out.on_stray_response(response, now)
+            case TransactionTimeout(transaction=tx):
+                self._on_timeout(tx, now)
+            case _:
+                pass
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    # ------------------------------------------------------------- requests
+    def _on_request(self, tx: ServerTransaction, now: float) -> None:
+        request = tx.request
+        method = request.method
+        self._count(f"requests_{method.lower()}" if method in KNOWN_METHODS else "requests_other")
+        if request.to.tag is not None:
+            self.relay.on_request(tx, now)
+            return
+        if method not in KNOWN_METHODS:
+            self.reply(tx, 501, now, extra=[("Allow", ALLOW)])
+            return
+        if not request.uri.scheme.startswith(("sip", "tel")):
+            self.reply(tx, 416, now)
+            return
+        if method not in ("REGISTER", "OPTIONS", "CANCEL"):
+            if self._reject_unsupported(tx, now):
+                return
+        handler = {
+            "INVITE": self._on_invite,
+            "REGISTER": self._on_register,
+            "OPTIONS": self._on_options,
+        }.get(method)
+        if handler is not None:
+            handler(tx, now)
+        elif method in ("BYE", "INFO", "UPDATE", "PRACK", "NOTIFY"):
+            self.reply(tx, 481, now)
+        elif method == "SUBSCRIBE":
+            self.reply(tx, 489, now)
+        else:
+            self.reply(tx, 405, now, extra=[("Allow", ALLOW)])
+
+    def _reject_unsupported(self, tx: ServerTransaction, now: float) -> bool:
+        required = tx.request.option_tags("Require")
+        unsupported = sorted(required - SUPPORTED_OPTIONS)
+        if unsupported:
+            self.reply(tx, 420, now, extra=[("Unsupported", ", ".join(unsupported))])
+            return True
+        return False
+
+    def reply(
+        self,
+        tx: ServerTransaction,
+        status: int,
+        now: float,
+        reason: str | None = None,
+        *,
+        extra: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        to_tag: str | None = None,
+    ) -> None:
+        headers = list(extra or ())
+        headers.append(("Server", self.settings.user_agent))
+        response = make_response(
+            tx.request, status, reason, to_tag=to_tag or new_tag(), extra=headers, body=body
+        )
+        self.txl.send_response(tx, response, now)
+
+    def _on_options(self, tx: ServerTransaction, now: float) -> None:
+        self.reply(
+            tx,
+            200,
+            now,
+            extra=[
+                ("Allow", ALLOW),
+                ("Accept", "application/sdp"),
+                ("Supported", "100rel, replaces"),
+            ],
+        )
+
+    def trunk_for(self, source: Endpoint) -> TrunkPeer | None:
+        for trunk in self.trunks.values():
+            ep = trunk.endpoint
+            if ep.host == source.host and (not trunk.match_source_port or ep.port == source.port):
+                return trunk
+        return None
+
+    # ------------------------------------------------------------- register
+    def _on_register(self, tx: ServerTransaction, now: float) -> None:
+        request = tx.request
+        to_uri = request.to.uri
+        if not isinstance(to_uri, SipURI) or not to_uri.user:
+            self.reply(tx, 400, now, "Bad To")
+            return
+        if not self.dialplan.is_extension(to_uri.user):
+            self.reply(tx, 404, now)
+            return
+        decision = self.auth.check(request, tx.source, now, proxy=False)
+        if not self._auth_ok(tx, decision, to_uri.user, now):
+            return
+        aor = f"sip:{to_uri.user}@{self.settings.domain}"
+        source = f"{tx.source.transport}:{tx.source.host}:{tx.source.port}"
+        outcome = self.location.register(request, aor, source, now)
+        if outcome.saved or outcome.removed:
+            self.on_registration(list(outcome.saved), list(outcome.removed))
+        extra = list(outcome.headers)
+        if outcome.status == 200:
+            extra.append(("Date", _http_date(now)))
+        self.reply(tx, outcome.status, now, outcome.reason, extra=extra)
+
+    def _auth_ok(
+        self, tx: ServerTransaction, decision: object, user: str | None, now: float
+    ) -> bool:
+        match decision:
+            case Authenticated(username=name):
+                if user is not None and name != user:
+                    self.reply(tx, 403, now, "Credentials do not match the identity")
+                    return False
+                return True
+            case Challenge(status=status, headers=headers):
+                self.reply(tx, status, now, extra=headers)
+            case Rejected(status=status, reason=reason, headers=headers):
+                self.reply(tx, status, now, reason, extra=headers)
+        return False
+
+    # --------------------------------------------------------------- invite
+    def _on_invite(self, tx: ServerTransaction, now: float) -> None:
+        request = tx.request
+        if not self.accepting:
+            self.reply(tx, 503, now, extra=[("Retry-After", "30")])
+            return
+        if request.call_id in self.callee_call_ids:
+            self.reply(tx, 482, now)
+            return
+        max_forwards = request.header_int("Max-Forwards")
+        max_forwards = self.settings.max_forwards if max_forwards is None else max_forwards
+        if max_forwards <= 0:
+            self.reply(tx, 483, now)
+            return
+        trunk = self.trunk_for(tx.source)
+        from_uri = request.from_.uri
+        caller = getattr(from_uri, "user", None) or "anonymous"
+        if trunk is None:
+            decision = self.auth.check(request, tx.source, now, proxy=True)
+            if not self._auth_ok(tx, decision, caller, now):
+                return
+        dialed = _dialed_number(request)
+        call = Call(
+            caller=caller,
+            callee=dialed or "",
+            direction="inbound" if trunk else "internal",
+            created_at=now,
+            trunk=trunk.name if trunk else None,
+            caller_display=request.from_.display_name,
+        )
+        a = Leg(call, Side.CALLER, tx.source, request, new_tag(), self._contact_for(tx.source))
+        a.server_tx = tx
+        tx.tu_data = a
+        call.a = a
+        self.calls[call.id] = call
+        self.txl.send_response(tx, make_response(request, 100), now)
+        target = self.dialplan.resolve(dialed) if dialed else None
+        if target is None:
+            self.fail_call(call, 404, None, Disposition.FAILED, now)
+            return
+        if isinstance(target, TrunkTarget) and trunk is None:
+            call.direction = "outbound"
+        if isinstance(target, TrunkTarget):
+            call.trunk = target.trunk
+        self.out.start(call, target, max_forwards - 1, now)
+        if call.state is not CallState.ENDED:
+            call.no_answer_deadline = now + self.settings.no_answer_timeout
+            self.timers.schedule(call.no_answer_deadline, lambda t: self._no_answer(call, t))
+
+    def _contact_for(self, peer: Endpoint) -> str:
+        local = self.local(peer.transport)
+        host = f"[{local.host}]" if ":" in local.host else local.host
+        params = "" if local.transport == "udp" else f";transport={local.transport}"
+        return f"<sip:{host}:{local.port}{params}>"
+
+    def _no_answer(self, call: Call, now: float) -> None:
+        if call.state in (CallState.ROUTING, CallState.RINGING):
+            self.out.cancel_forks(call, now)
+            self.fail_call(call, 480, "No Answer", Disposition.NO_ANSWER, now)
+
+    # ------------------------------------------------------------ responses
+    def _on_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
+        owner = tx.tu_data
+        if isinstance(owner, Leg) and owner.client_tx is tx:
+            self.out.on_invite_response(owner, response, now)
+        else:
+            self.relay.on_response(tx, response, now)
+
+    def _on_timeout(self, tx: ClientTransaction | ServerTransaction, now: float) -> None:
+        owner = tx.tu_data
+        if isinstance(tx, ClientTransaction):
+            if isinstance(owner, Leg) and owner.client_tx is tx:
+                timeout = make_response(tx.request, 408)
+                self.out.on_invite_response(owner, timeout, now)
+            else:
+                self.relay.on_timeout(tx, now)
+
+    def _on_cancel(
+        self, cancel_tx: ServerTransaction, invite_tx: ServerTransaction | None, now: float
+    ) -> None:
+        if invite_tx is None:
+            self.reply(cancel_tx, 481, now)
+            return
+        self.reply(cancel_tx, 200, now)
+        leg = invite_tx.tu_data
+        if not isinstance(leg, Leg) or leg.call.state not in (CallState.ROUTING, CallState.RINGING):
+            return
+        call = leg.call
+        self.out.cancel_forks(call, now)
+        call.hangup_by = "caller"
+        self.fail_call(call, 487, None, Disposition.CANCELLED, now)
+
+    # ------------------------------------------------------------ call end
+    def fail_call(
+        self,
+        call: Call,
+        status: int,
+        reason: str | None,
+        disposition: Disposition,
+        now: float,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """End an unanswered call: final response to the caller, CDR."""
+        a = call.a
+        if a is not None and a.server_tx is not None and a.state is not LegState.ENDED:
+            self.reply(a.server_tx, status, now, reason, extra=extra, to_tag=a.local_tag)
+            a.state = LegState.ENDED
+        call.sip_code = status
+        call.sip_reason = reason or reason_phrase(status)
+        call.disposition = disposition
+        self.end_call(call, now)
+
+    def end_call(self, call: Call, now: float) -> None:
+        if call.state is CallState.ENDED:
+            return
+        call.state = CallState.ENDED
+        call.ended_at = now
+        for leg in call.legs:
+            if leg.state is not LegState.ENDED and leg.dialog is None:
+                leg.state = LegState.ENDED
+            if leg.dialog is not None:
+                self.dialogs.pop((leg.dialog.call_id, leg.local_tag), None)
+        for leg in call.forks:
+            self.callee_call_ids.pop(leg.invite.call_id, None)
+        self.calls.pop(call.id, None)
+        self.sdp.release(call)
+        try:
+            self.on_call_ended(call)
+        except Exception:
+            log.exception("CDR hook failed for call %s", call.id)
+
+    def hangup_all(self, now: float) -> None:
+        """Graceful shutdown: BYE answered calls, 503 unanswered ones."""
+        self.accepting = False
+        for call in list(self.calls.values()):
+            if call.state is CallState.ANSWERED:
+                self.relay.hangup(call, now, by="system")
+            else:
+                self.out.cancel_forks(call, now)
+                self.fail_call(call, 503, "Shutting Down", Disposition.FAILED, now)
+
+
+def _dialed_number(request: Request) -> str | None:
+    uri = request.uri
+    if isinstance(uri, SipURI):
+        return uri.user
+    user = getattr(uri, "user", None)
+    return user if isinstance(user, str) else None
+
+
+def _http_date(now: float) -> str:
+    from email.utils import formatdate
+
+    return formatdate(now, usegmt=True)
+

@@ -1,0 +1,309 @@
+"""In-dialog traffic of the B2BUA: answering the caller, ACK, BYE and relayed requests.
+
+Requests inside one leg's dialog (re-INVITE for hold/resume, UPDATE, INFO) are re-issued on
+the other leg's dialog and the final response is carried back. A 2xx the switch sends is
+retransmitted (T1 doubling to T2) until its ACK arrives, or the call is released after 64*T1
+(RFC 3261 §13.3.1.4). Reliable provisionals (RFC 3262) are acknowledged with PRACK.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from callcenter.sip.dialog import Dialog
+from callcenter.sip.errors import SipSyntaxError
+from callcenter.sip.message import Request, Response, make_response
+from callcenter.sip.timers import TimerConfig
+from callcenter.sip.transaction import ClientTransaction, ServerTransaction
+from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState
+from callcenter.switch.timers import TimerHandle
+
+if TYPE_CHECKING:
+    from callcenter.switch.b2bua import B2BUA
+
+__all__ = ["InDialogRelay", "Relayed"]
+
+log = logging.getLogger("callcenter.switch")
+
+RELAYED_METHODS = frozenset({"INVITE", "UPDATE", "INFO"})
+
+
+@dataclass(eq=False, slots=True)
+class Relayed:
+    """A request received on ``from_leg`` and re-issued on ``to_leg``."""
+
+    server_tx: ServerTransaction
+    from_leg: Leg
+    to_leg: Leg
+    method: str
+
+
+@dataclass(eq=False, slots=True)
+class Pending2xx:
+    response: Response
+    interval: float
+    give_up_at: float
+    handle: TimerHandle | None = None
+    relayed_ack_to: Leg | None = field(default=None)
+
+
+class InDialogRelay:
+    """The in-dialog half of the B2BUA."""
+
+    def __init__(self, b2bua: B2BUA, timers: TimerConfig | None = None) -> None:
+        self.b = b2bua
+        self.t = timers or TimerConfig()
+
+    # ---------------------------------------------------------- caller side
+    def provisional_to_caller(
+        self, call: Call, status: int, reason: str | None, body: bytes, now: float
+    ) -> None:
+        a = call.a
+        if a is None or a.server_tx is None or a.state is LegState.ENDED:
+            return
+        extra = [("Contact", a.local_contact)]
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        a.state = LegState.EARLY
+        self.b.reply(a.server_tx, status, now, reason, extra=extra, body=body, to_tag=a.local_tag)
+
+    def answer_caller(self, call: Call, body: bytes, now: float) -> None:
+        a = call.a
+        assert a is not None and a.server_tx is not None
+        extra = [
+            ("Contact", a.local_contact),
+            ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK"),
+            ("Supported", "100rel, replaces"),
+            ("Server", self.b.settings.user_agent),
+        ]
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        response = make_response(a.invite, 200, to_tag=a.local_tag, extra=extra, body=body)
+        a.dialog = Dialog.from_uas(a.invite, response)
+        a.state = LegState.CONFIRMED
+        self.b.dialogs[(a.dialog.call_id, a.local_tag)] = a
+        self.b.txl.send_response(a.server_tx, response, now)
+        self._retransmit_2xx(a, response, now)
+
+    # ----------------------------------------------------------------- 2xx
+    def _retransmit_2xx(self, leg: Leg, response: Response, now: float) -> Pending2xx:
+        pending = Pending2xx(response, self.t.t1, now + 64 * self.t.t1)
+        leg.pending_2xx = pending
+        if not leg.endpoint.reliable:
+            pending.handle = self.b.timers.schedule(
+                now + pending.interval, lambda t: self._on_2xx_timer(leg, pending, t)
+            )
+        return pending
+
+    def _on_2xx_timer(self, leg: Leg, pending: Pending2xx, now: float) -> None:
+        if leg.pending_2xx is not pending:
+            return
+        if now >= pending.give_up_at:
+            leg.pending_2xx = None
+            log.info("no ACK for 2xx on call %s: releasing", leg.call.id)
+            self.hangup(leg.call, now, by="system")
+            return
+        self.b.txl.send_stateless(pending.response, leg.endpoint)
+        pending.interval = min(pending.interval * 2, self.t.t2)
+        pending.handle = self.b.timers.schedule(
+            now + pending.interval, lambda t: self._on_2xx_timer(leg, pending, t)
+        )
+
+    def on_ack(self, ack: Request, now: float) -> None:
+        try:
+            key = (ack.call_id, ack.to.tag or "")
+        except SipSyntaxError:
+            return
+        leg = self.b.dialogs.get(key)
+        if leg is None:
+            return
+        pending = leg.pending_2xx
+        if not isinstance(pending, Pending2xx):
+            return
+        leg.pending_2xx = None
+        if pending.handle is not None:
+            pending.handle.cancel()
+        other = leg.call.other(leg)
+        target = pending.relayed_ack_to
+        if target is None and other is not None and other.pending_ack_body:
+            target = other
+        if target is not None and target.state is LegState.CONFIRMED:
+            target.pending_ack_body = False
+            body = self.b.sdp.answer(leg.call, leg, ack.body) if ack.body else b""
+            self.send_ack(target, body, now)
+
+    # ------------------------------------------------------- build and send
+    def new_request(self, leg: Leg, method: str, body: bytes = b"") -> Request:
+        assert leg.dialog is not None
+        headers: list[tuple[str, str]] = [("User-Agent", self.b.settings.user_agent)]
+        if body:
+            headers.append(("Content-Type", "application/sdp"))
+        if method in ("INVITE", "UPDATE"):
+            headers.append(("Contact", leg.local_contact))
+        return leg.dialog.create_request(
+            method, via=self.b.out.via(leg.endpoint), headers=headers, body=body
+        )
+
+    def send_ack(self, leg: Leg, body: bytes, now: float) -> None:
+        assert leg.dialog is not None
+        headers: list[tuple[str, str]] = []
+        if body:
+            headers.append(("Content-Type", "application/sdp"))
+        ack = leg.dialog.create_ack(
+            leg.invite.cseq.seq, via=self.b.out.via(leg.endpoint), headers=headers, body=body
+        )
+        leg.last_ack = ack
+        self.b.txl.send_stateless(ack, leg.endpoint)
+
+    def resend_ack(self, leg: Leg) -> None:
+        if leg.last_ack is not None:
+            self.b.txl.send_stateless(leg.last_ack, leg.endpoint)
+
+    def send_bye(self, leg: Leg, now: float) -> None:
+        if leg.dialog is None or leg.state is LegState.ENDED:
+            return
+        bye = self.new_request(leg, "BYE")
+        self.b.txl.send_request(bye, leg.endpoint, now)
+        leg.state = LegState.ENDED
+        self.b.dialogs.pop((leg.dialog.call_id, leg.local_tag), None)
+
+    def hangup(self, call: Call, now: float, *, by: str) -> None:
+        """Release an answered call from the switch's side: BYE to every confirmed leg."""
+        for leg in (call.a, call.b):
+            if leg is not None:
+                self._stop_2xx(leg)
+                self.send_bye(leg, now)
+        call.hangup_by = call.hangup_by or by
+        self._finish(call, now)
+
+    def _finish(self, call: Call, now: float) -> None:
+        if call.disposition is None:
+            call.disposition = Disposition.ANSWERED
+            call.sip_code = call.sip_code or 200
+            call.sip_reason = call.sip_reason or "OK"
+        self.b.end_call(call, now)
+
+    def _stop_2xx(self, leg: Leg) -> None:
+        pending = leg.pending_2xx
+        if isinstance(pending, Pending2xx) and pending.handle is not None:
+            pending.handle.cancel()
+        leg.pending_2xx = None
+
+    # ------------------------------------------------------ in-dialog requests
+    def on_request(self, tx: ServerTransaction, now: float) -> None:
+        request = tx.request
+        key = (request.call_id, request.to.tag or "")
+        leg = self.b.dialogs.get(key)
+        if leg is None or leg.dialog is None:
+            self.b.reply(tx, 481, now)
+            return
+        status = leg.dialog.receive_request(request, now)
+        if status is not None:
+            self.b.reply(tx, status, now)
+            return
+        method = request.method
+        if method == "BYE":
+            self._on_bye(leg, tx, now)
+        elif method in RELAYED_METHODS:
+            self._relay(leg, tx, now)
+        elif method == "OPTIONS":
+            self.b.reply(tx, 200, now, extra=[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")])
+        elif method == "PRACK":
+            self.b.reply(tx, 481, now)
+        else:
+            self.b.reply(tx, 501, now)
+
+    def _on_bye(self, leg: Leg, tx: ServerTransaction, now: float) -> None:
+        self.b.reply(tx, 200, now)
+        self._stop_2xx(leg)
+        leg.state = LegState.ENDED
+        if leg.dialog is not None:
+            self.b.dialogs.pop((leg.dialog.call_id, leg.local_tag), None)
+        call = leg.call
+        if call.state is CallState.ENDED:
+            return
+        call.hangup_by = "caller" if leg is call.a else "callee"
+        other = call.other(leg)
+        if other is not None:
+            self._stop_2xx(other)
+            self.send_bye(other, now)
+        self._finish(call, now)
+
+    def _relay(self, leg: Leg, tx: ServerTransaction, now: float) -> None:
+        request = tx.request
+        call = leg.call
+        other = call.other(leg)
+        if other is None or other.dialog is None or other.state is not LegState.CONFIRMED:
+            if request.method == "INFO":
+                self.b.reply(tx, 200, now)
+            else:
+                self.b.reply(tx, 491, now, extra=[("Retry-After", "1")])
+            return
+        body = request.body
+        if body and request.method in ("INVITE", "UPDATE"):
+            body = self.b.sdp.offer(call, leg, body)
+        relayed = self.new_request(other, request.method, body)
+        if request.method == "INFO" and request.body:
+            ctype = request.headers.get("Content-Type")
+            if ctype:
+                relayed.headers.set("Content-Type", ctype)
+        if request.method == "INVITE":
+            other.invite = relayed
+        client = self.b.txl.send_request(relayed, other.endpoint, now)
+        client.tu_data = Relayed(tx, leg, other, request.method)
+
+    def on_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
+        relay = tx.tu_data
+        if not isinstance(relay, Relayed) or response.status_code < 200:
+            return
+        from_leg, to_leg = relay.from_leg, relay.to_leg
+        call = from_leg.call
+        status = response.status_code
+        body = response.body
+        extra: list[tuple[str, str]] = []
+        if relay.method == "INVITE" and status < 300:
+            extra.append(("Contact", from_leg.local_contact))
+            original_had_offer = bool(relay.server_tx.request.body)
+            if original_had_offer:
+                self.send_ack(to_leg, b"", now)
+                body = self.b.sdp.answer(call, to_leg, body) if body else b""
+            else:
+                to_leg.pending_ack_body = True
+                body = self.b.sdp.offer(call, to_leg, body) if body else b""
+        if body:
+            ctype = response.headers.get("Content-Type") or "application/sdp"
+            extra.append(("Content-Type", ctype))
+        out = make_response(relay.server_tx.request, status, response.reason, extra=extra, body=body)
+        self.b.txl.send_response(relay.server_tx, out, now)
+        if relay.method == "INVITE" and status < 300:
+            pending = self._retransmit_2xx(from_leg, out, now)
+            if to_leg.pending_ack_body:
+                pending.relayed_ack_to = to_leg
+
+    def on_timeout(self, tx: ClientTransaction, now: float) -> None:
+        relay = tx.tu_data
+        if isinstance(relay, Relayed):
+            out = make_response(relay.server_tx.request, 408)
+            self.b.txl.send_response(relay.server_tx, out, now)
+
+    # ---------------------------------------------------------------- PRACK
+    def prack_if_required(self, leg: Leg, response: Response, now: float) -> None:
+        """Acknowledge a reliable provisional (RFC 3262 §4) once, in RSeq order."""
+        if "100rel" not in response.option_tags("Require") or leg.dialog is None:
+            return
+        try:
+            rseq = response.header_int("RSeq")
+        except SipSyntaxError:
+            return
+        if rseq is None:
+            return
+        last = leg.reliable if isinstance(leg.reliable, int) else None
+        if last is not None and rseq <= last:
+            return
+        leg.reliable = rseq
+        prack = self.new_request(leg, "PRACK")
+        cseq = leg.invite.cseq
+        prack.headers.add("RAck", f"{rseq} {cseq.seq} {cseq.method}")
+        self.b.txl.send_request(prack, leg.endpoint, now)

@@ -1,0 +1,1 @@
+"""Numba DSP kernels: pure functions on numpy arrays, each with a plain-numpy reference."""

@@ -1,0 +1,1 @@
+"""Media plane: RTP/RTCP, SDP offer/answer, jitter buffer, codecs, mixer, players, recorder taps."""
