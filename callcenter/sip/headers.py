@@ -11,9 +11,17 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from callcenter.sip.errors import SipSyntaxError
-from callcenter.sip.grammar import format_params, parse_params, split_list
+from callcenter.sip.grammar import check_ipv6_reference, format_params, parse_params, split_list
 
-__all__ = ["COMPACT_FORMS", "LIST_HEADERS", "CSeq", "Via", "canonical_name", "parse_via_list"]
+__all__ = [
+    "COMPACT_FORMS",
+    "LIST_HEADERS",
+    "CSeq",
+    "Via",
+    "canonical_name",
+    "name_entry",
+    "parse_via_list",
+]
 
 # RFC 3261 §7.3.3 and later RFCs' compact forms.
 COMPACT_FORMS: dict[str, str] = {
@@ -67,40 +75,86 @@ def canonical_name(name: str) -> str:
     return _CANONICAL.get(name.lower(), name)
 
 
+# Header names as written on the wire → (lower-case key, canonical name). Bounded, so a peer
+# sending ever-new extension names cannot grow it without limit.
+_NAME_CACHE: dict[str, tuple[str, str]] = {}
+_NAME_CACHE_MAX = 2048
+
+
+def name_entry(raw: str) -> tuple[str, str]:
+    """``(key, canonical)`` for a header name as written (memoised)."""
+    entry = _NAME_CACHE.get(raw)
+    if entry is None:
+        name = _CANONICAL.get(raw.lower(), raw)
+        entry = (name.lower(), name)
+        if len(_NAME_CACHE) < _NAME_CACHE_MAX:
+            _NAME_CACHE[raw] = entry
+    return entry
+
+
+# sent-protocol = protocol-name SLASH protocol-version SLASH transport, with LWS allowed around
+# each SLASH (RFC 3261 §20.42, §25.1; RFC 4475 §3.1.1.1 "wsinv").
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 _SENT_PROTOCOL = re.compile(
-    r"[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+", re.IGNORECASE
+    rf"[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]+"
 )
 _SENT_BY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?")
+# The shape nearly every Via has, matched in one step: "SIP/2.0/UDP host:port".
+_VIA_FAST = re.compile(
+    r"SIP/2\.0/([A-Z]+) (\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?(?=;|\Z)"
+)
+_DIGITS = re.compile(r"[0-9]{1,5}\Z")
+SIP_2_0 = "SIP/2.0"
 
 
 @dataclass(slots=True)
 class Via:
-    """One Via entry: ``SIP/2.0/<transport> <host>[:<port>];params`` (RFC 3261 §20.42)."""
+    """One Via entry: ``SIP/2.0/<transport> <host>[:<port>];params`` (RFC 3261 §20.42).
+
+    ``protocol`` is the protocol name and version (upper-cased); anything but ``SIP/2.0`` is
+    kept so that a request with another version can still be answered with 505.
+    """
 
     transport: str
     host: str
     port: int | None = None
     params: dict[str, str | None] = field(default_factory=dict)
+    protocol: str = SIP_2_0
 
     @classmethod
     def parse(cls, text: str) -> Self:
-        m = _SENT_PROTOCOL.match(text)
-        if m is None:
-            raise SipSyntaxError(f"bad Via sent-protocol: {text[:40]!r}")
-        s = _SENT_BY.match(text, m.end())
-        if s is None:
-            raise SipSyntaxError(f"bad Via sent-by: {text[:60]!r}")
-        port = int(s.group(2)) if s.group(2) else None
+        m = _VIA_FAST.match(text)
+        if m is not None:
+            transport, host, port_text = m.groups()
+            protocol = SIP_2_0
+            pos = m.end()
+        else:
+            p = _SENT_PROTOCOL.match(text)
+            if p is None:
+                raise SipSyntaxError(f"bad Via sent-protocol: {text[:40]!r}")
+            s = _SENT_BY.match(text, p.end())
+            if s is None:
+                raise SipSyntaxError(f"bad Via sent-by: {text[:60]!r}")
+            protocol = f"{p.group(1).upper()}/{p.group(2).upper()}"
+            transport = p.group(3).upper()
+            host, port_text = s.groups()
+            pos = s.end()
+        port = int(port_text) if port_text else None
         if port is not None and port > 65535:
             raise SipSyntaxError("Via port out of range")
-        params, pos = parse_params(text, s.end())
-        if text[pos:].strip(" \t"):
+        if host[0] == "[":
+            check_ipv6_reference(host)
+        params, pos = parse_params(text, pos)
+        if pos != len(text) and text[pos:].strip(" \t"):
             raise SipSyntaxError(f"unexpected text in Via: {text[pos : pos + 20]!r}")
-        return cls(m.group(1).upper(), s.group(1), port, params)
+        rport = params.get("rport")
+        if rport is not None and not (_DIGITS.match(rport) and int(rport) <= 65535):
+            raise SipSyntaxError("bad rport in Via")
+        return cls(transport, host, port, params, protocol)
 
     def __str__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
-        return f"SIP/2.0/{self.transport} {self.host}{port}{format_params(self.params)}"
+        return f"{self.protocol}/{self.transport} {self.host}{port}{format_params(self.params)}"
 
     @property
     def branch(self) -> str | None:
@@ -114,7 +168,7 @@ class Via:
         """Where responses go for unreliable transports (RFC 3261 §18.2.2, RFC 3581 §4)."""
         host = self.params.get("maddr") or self.params.get("received") or self.host
         rport = self.params.get("rport")
-        if rport:
+        if rport and _DIGITS.match(rport):
             return host.strip("[]"), int(rport)
         return host.strip("[]"), self.port or default_port
 

@@ -7,25 +7,40 @@ when asked for, so a proxy path that reads Via, CSeq and Call-ID never parses a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
+
 from callcenter.sip.errors import SipSyntaxError
-from callcenter.sip.grammar import split_list
+from callcenter.sip.grammar import is_token, split_list
 from callcenter.sip.headers import CSeq, Via, canonical_name, parse_via_list
 from callcenter.sip.status import reason_phrase
-from callcenter.sip.uri import URI, Address, SipURI
+from callcenter.sip.uri import URI, Address, SipURI, parse_uri
 
 __all__ = ["Headers", "Message", "Request", "Response", "make_response"]
 
 SIP_VERSION = "SIP/2.0"
 _T = TypeVar("_T")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_TO_TAG = re.compile(r";[ \t]*tag[ \t]*=", re.IGNORECASE)
+
+
+def _checked(name: str, value: str) -> str:
+    """The canonical *name*, after refusing what would corrupt the serialized message."""
+    if not is_token(name):
+        raise SipSyntaxError(f"bad header name {name[:40]!r}")
+    if "\r" in value or "\n" in value:
+        raise SipSyntaxError(f"CR or LF in the value of {name[:40]}")
+    return canonical_name(name)
 
 
 class Headers:
     """An ordered multi-map of header lines; names compare case-insensitively.
 
     Values are strings as they appeared on one header line (after unfolding). List headers
-    combined on one line stay combined; :meth:`values` splits them.
+    combined on one line stay combined; :meth:`values` splits them. Names must be tokens and
+    values may not contain CR or LF (:class:`SipSyntaxError` otherwise), so a value taken
+    from elsewhere can never inject a header line.
     """
 
     __slots__ = ("_cache", "_items")
@@ -33,8 +48,7 @@ class Headers:
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._cache: dict[str, object] = {}
         self._items: list[tuple[str, str, str]] = [
-            (name.lower(), name, value)
-            for name, value in ((canonical_name(n), v) for n, v in items)
+            (name.lower(), name, value) for name, value in ((_checked(n, v), v) for n, v in items)
         ]
 
     @classmethod
@@ -46,7 +60,9 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of *name*, or *default*."""
-        key = canonical_name(name).lower()
+        return self._first(canonical_name(name).lower(), default)
+
+    def _first(self, key: str, default: str | None = None) -> str | None:
         for k, _, v in self._items:
             if k == key:
                 return v
@@ -75,20 +91,20 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append a header line."""
+        name = _checked(name, value)
         self._cache.clear()
-        name = canonical_name(name)
         self._items.append((name.lower(), name, value))
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a header line before every other (how a new top Via is added)."""
+        name = _checked(name, value)
         self._cache.clear()
-        name = canonical_name(name)
         self._items.insert(0, (name.lower(), name, value))
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of *name* by one line, kept where the first one stood."""
+        name = _checked(name, value)
         self._cache.clear()
-        name = canonical_name(name)
         key = name.lower()
         for i, (k, _, _) in enumerate(self._items):
             if k == key:
@@ -119,9 +135,8 @@ class Headers:
         return Headers._from_canonical(list(self._items))
 
     def serialize_into(self, out: list[str]) -> None:
-        for k, n, v in self._items:
-            if k != "content-length":
-                out.append(f"{n}: {v}\r\n")
+        """Append ``"Name: value\\r\\n"`` lines, leaving out Content-Length."""
+        out += [f"{n}: {v}\r\n" for k, n, v in self._items if k != "content-length"]
 
     def __repr__(self) -> str:
         return f"Headers({[(n, v) for _, n, v in self._items]!r})"
@@ -136,8 +151,9 @@ class Message:
         self.headers = headers if headers is not None else Headers()
         self.body = body
 
-    # -- typed accessors: Via, From, To and CSeq are parsed once and cached until a header
-    # changes; the returned objects are shared, so copy them before changing them. --
+    # -- typed accessors: Via, From, To, CSeq, Contact, Route and Record-Route are parsed once
+    # and cached until a header changes; the returned objects are shared, so copy them
+    # before changing them (the lists are fresh each time). --
     def _cached(self, key: str, build: Callable[[], _T]) -> _T:
         cache = self.headers._cache
         value = cache.get(key)
@@ -147,17 +163,20 @@ class Message:
 
     @property
     def call_id(self) -> str:
-        value = self.headers.get("Call-ID")
+        value = self.headers._first("call-id")
         if not value:
             raise SipSyntaxError("missing Call-ID")
         return value
 
     @property
     def cseq(self) -> CSeq:
-        return self._cached("cseq", self._parse_cseq)
+        value = self.headers._cache.get("cseq")
+        if value is None:
+            value = self.headers._cache["cseq"] = self._parse_cseq()
+        return value  # type: ignore[return-value]
 
     def _parse_cseq(self) -> CSeq:
-        value = self.headers.get("CSeq")
+        value = self.headers._first("cseq")
         if value is None:
             raise SipSyntaxError("missing CSeq")
         return CSeq.parse(value)
@@ -168,45 +187,57 @@ class Message:
 
     @property
     def top_via(self) -> Via:
-        return self._cached("via", self._parse_top_via)
+        value = self.headers._cache.get("via")
+        if value is None:
+            value = self.headers._cache["via"] = self._parse_top_via()
+        return value  # type: ignore[return-value]
 
     def _parse_top_via(self) -> Via:
-        value = self.headers.get("Via")
+        value = self.headers._first("via")
         if value is None:
             raise SipSyntaxError("missing Via")
         return Via.parse(split_list(value)[0])
 
     @property
     def from_(self) -> Address:
-        return self._cached("from", self._parse_from)
+        value = self.headers._cache.get("from")
+        if value is None:
+            value = self.headers._cache["from"] = self._parse_from()
+        return value  # type: ignore[return-value]
 
     def _parse_from(self) -> Address:
-        value = self.headers.get("From")
+        value = self.headers._first("from")
         if value is None:
             raise SipSyntaxError("missing From")
         return Address.parse(value)
 
     @property
     def to(self) -> Address:
-        return self._cached("to", self._parse_to)
+        value = self.headers._cache.get("to")
+        if value is None:
+            value = self.headers._cache["to"] = self._parse_to()
+        return value  # type: ignore[return-value]
 
     def _parse_to(self) -> Address:
-        value = self.headers.get("To")
+        value = self.headers._first("to")
         if value is None:
             raise SipSyntaxError("missing To")
         return Address.parse(value)
 
     @property
     def contacts(self) -> list[Address]:
-        return [Address.parse(v) for v in self.headers.values("Contact")]
+        return list(self._cached("contact", lambda: self._addresses("Contact")))
 
     @property
     def record_routes(self) -> list[Address]:
-        return [Address.parse(v) for v in self.headers.values("Record-Route")]
+        return list(self._cached("record-route", lambda: self._addresses("Record-Route")))
 
     @property
     def routes(self) -> list[Address]:
-        return [Address.parse(v) for v in self.headers.values("Route")]
+        return list(self._cached("route", lambda: self._addresses("Route")))
+
+    def _addresses(self, name: str) -> list[Address]:
+        return [Address.parse(v) for v in self.headers.values(name)]
 
     @property
     def content_type(self) -> str | None:
@@ -218,8 +249,8 @@ class Message:
         value = self.headers.get(name)
         if value is None:
             return None
-        value = value.strip()
-        if not value.isdigit() or len(value) > 10:
+        value = value.strip(" \t")
+        if len(value) > 10 or not _DIGITS.match(value):
             raise SipSyntaxError(f"bad {name} value")
         return int(value)
 
@@ -232,10 +263,11 @@ class Message:
         raise NotImplementedError
 
     def __bytes__(self) -> bytes:
-        out = [self._start_line(), "\r\n"]
-        self.headers.serialize_into(out)
-        out.append(f"Content-Length: {len(self.body)}\r\n\r\n")
-        return "".join(out).encode() + self.body
+        body = self.body
+        out = [self._start_line()]
+        out += [f"{n}: {v}" for k, n, v in self.headers._items if k != "content-length"]
+        out.append(f"Content-Length: {len(body)}\r\n\r\n")
+        return "\r\n".join(out).encode() + body
 
     def serialize(self) -> bytes:
         return bytes(self)
@@ -255,11 +287,7 @@ class Request(Message):
     ) -> None:
         super().__init__(headers, body)
         self.method = method
-        if isinstance(uri, str):
-            from callcenter.sip.uri import parse_uri
-
-            uri = parse_uri(uri)
-        self.uri: URI = uri
+        self.uri: URI = parse_uri(uri) if isinstance(uri, str) else uri
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} {SIP_VERSION}"
@@ -306,14 +334,18 @@ class Response(Message):
         return self.status_code >= 200
 
     def __repr__(self) -> str:
-        return f"<Response {self.status_code} {self.reason} call-id={self.headers.get('Call-ID')!r}>"
+        call_id = self.headers.get("Call-ID")
+        return f"<Response {self.status_code} {self.reason} call-id={call_id!r}>"
 
 
-def _has_tag(to_value: str) -> bool:
-    """True when a To/From value carries a tag header parameter (not a URI parameter)."""
-    gt = to_value.rfind(">")
-    params = to_value[gt + 1 :] if gt >= 0 else to_value.partition(";")[2]
-    return "tag=" in params.replace(" ", "").lower()
+def _has_tag(request: Request, to_value: str) -> bool:
+    """True when the request's To carries a tag header parameter (not a URI parameter)."""
+    try:
+        return request.to.tag is not None
+    except SipSyntaxError:  # a partial request being answered with an error
+        gt = to_value.rfind(">")
+        params = to_value[gt + 1 :] if gt >= 0 else to_value[to_value.find(";") :]
+        return _TO_TAG.search(params) is not None
 
 
 def make_response(
@@ -334,7 +366,7 @@ def make_response(
         if k in ("via", "from", "call-id", "cseq"):
             items.append((k, n, v))
         elif k == "to":
-            if to_tag and status_code != 100 and not _has_tag(v):
+            if to_tag and status_code != 100 and not _has_tag(request, v):
                 v = f"{v};tag={to_tag}"
             items.append((k, n, v))
     if status_code == 100 and "Timestamp" in request.headers:
@@ -345,4 +377,3 @@ def make_response(
     for name, value in extra:
         headers.add(name, value)
     return Response(status_code, reason, headers, body)
-

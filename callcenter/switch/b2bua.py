@@ -38,7 +38,7 @@ from callcenter.sip.transaction import (
     TransactionLayer,
 )
 from callcenter.sip.uri import SipURI
-from callcenter.switch.authgate import AuthGate, Authenticated, Challenge, Rejected
+from callcenter.switch.authgate import Authenticated, AuthGate, Challenge, Rejected
 from callcenter.switch.call import (
     Call,
     CallState,
@@ -54,6 +54,7 @@ from callcenter.switch.outbound import OutboundRequests
 from callcenter.switch.registrar import LocationService
 from callcenter.switch.routing import Dialplan, TrunkTarget
 from callcenter.switch.timers import TimerHeap
+from callcenter.switch.trunkreg import TrunkRegistration
 
 __all__ = ["B2BUA", "SwitchSettings", "TrunkPeer"]
 
@@ -182,9 +183,8 @@ class B2BUA:
         if not request.uri.scheme.startswith(("sip", "tel")):
             self.reply(tx, 416, now)
             return
-        if method not in ("REGISTER", "OPTIONS", "CANCEL"):
-            if self._reject_unsupported(tx, now):
-                return
+        if method not in ("REGISTER", "OPTIONS", "CANCEL") and self._reject_unsupported(tx, now):
+            return
         handler = {
             "INVITE": self._on_invite,
             "REGISTER": self._on_register,
@@ -347,6 +347,8 @@ class B2BUA:
         owner = tx.tu_data
         if isinstance(owner, Leg) and owner.client_tx is tx:
             self.out.on_invite_response(owner, response, now)
+        elif isinstance(owner, TrunkRegistration):
+            owner.on_response(tx, response, now)
         else:
             self.relay.on_response(tx, response, now)
 
@@ -356,6 +358,8 @@ class B2BUA:
             if isinstance(owner, Leg) and owner.client_tx is tx:
                 timeout = make_response(tx.request, 408)
                 self.out.on_invite_response(owner, timeout, now)
+            elif isinstance(owner, TrunkRegistration):
+                owner.on_timeout(now)
             else:
                 self.relay.on_timeout(tx, now)
 
@@ -436,4 +440,3 @@ def _http_date(now: float) -> str:
     from email.utils import formatdate
 
     return formatdate(now, usegmt=True)
-

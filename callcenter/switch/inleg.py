@@ -275,7 +275,9 @@ class InDialogRelay:
         if body:
             ctype = response.headers.get("Content-Type") or "application/sdp"
             extra.append(("Content-Type", ctype))
-        out = make_response(relay.server_tx.request, status, response.reason, extra=extra, body=body)
+        out = make_response(
+            relay.server_tx.request, status, response.reason, extra=extra, body=body
+        )
         self.b.txl.send_response(relay.server_tx, out, now)
         if relay.method == "INVITE" and status < 300:
             pending = self._retransmit_2xx(from_leg, out, now)

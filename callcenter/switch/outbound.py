@@ -80,7 +80,9 @@ class OutboundRequests:
         else:
             trunk = self.b.trunks[target.trunk]
             ep = trunk.endpoint
-            params = {} if ep.transport == "udp" else {"transport": ep.transport}
+            params: dict[str, str | None] = (
+                {} if ep.transport == "udp" else {"transport": ep.transport}
+            )
             uri = SipURI(ep.host, user=target.number, port=ep.port, params=params)
             self.fork(call, uri, ep, target.number, max_forwards, now)
         if not call.forks and call.state is not CallState.ENDED:

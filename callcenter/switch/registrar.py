@@ -123,9 +123,7 @@ class LocationService:
             if expires is None:
                 return RegisterOutcome(400, "Bad expires parameter")
             if 0 < expires < self.policy.min_expires:
-                return RegisterOutcome(
-                    423, headers=[("Min-Expires", str(self.policy.min_expires))]
-                )
+                return RegisterOutcome(423, headers=[("Min-Expires", str(self.policy.min_expires))])
             expires = min(expires, self.policy.max_expires)
             q = _q_of(contact)
             if q is None:

@@ -1,7 +1,8 @@
 """The dialplan: which target a dialed number reaches.
 
-Exact extension numbers win; then routes are tried in order, first match wins. Patterns are searched
-(anchor them with ``^``/``$``); a route's ``rewrite`` is a regex replacement template (``\\1``) applied to the dialed number.
+Exact extension numbers win; then routes are tried in order, first match wins. Patterns are
+searched (anchor them with ``^``/``$``); a route's ``rewrite`` is a regex replacement template
+(``\\1``) applied to the dialed number.
 """
 
 from __future__ import annotations
