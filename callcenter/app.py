@@ -92,6 +92,7 @@ class Softswitch:
     # ---------------------------------------------------------------- start
     async def start(self) -> None:
         config = self.config
+        ensure_private_dir(self.layout.root)  # CDRs and registrations: owner only
         ensure_private_dir(self.layout.secrets_dir)
         self.store = Store.open(self.layout.database)
         now = time.time()

@@ -33,11 +33,14 @@ ensure_venv() {
     fi
     stamp="$VENV/.installed-$extras"
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-        "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-        if [ -n "$extras" ]; then
-            "$VENV/bin/python" -m pip install -q -e "$ROOT[$extras]"
-        else
-            "$VENV/bin/python" -m pip install -q -e "$ROOT"
+        echo "setting up the Python environment in $VENV (first run takes a minute)" >&2
+        target="$ROOT"
+        [ -n "$extras" ] && target="$ROOT[$extras]"
+        if ! { "$VENV/bin/python" -m pip install -q --upgrade pip \
+               && "$VENV/bin/python" -m pip install -q -e "$target"; } >"$VENV/pip.log" 2>&1; then
+            cat "$VENV/pip.log" >&2
+            echo "pip install failed (log above, also in $VENV/pip.log)" >&2
+            return 1
         fi
         touch "$stamp"
     fi

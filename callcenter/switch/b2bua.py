@@ -391,6 +391,7 @@ class B2BUA:
         """End an unanswered call: final response to the caller, CDR."""
         a = call.a
         if a is not None and a.server_tx is not None and a.state is not LegState.ENDED:
+            self.relay.stop_reliable(a)
             self.reply(a.server_tx, status, now, reason, extra=extra, to_tag=a.local_tag)
             a.state = LegState.ENDED
         call.sip_code = status
@@ -406,8 +407,8 @@ class B2BUA:
         for leg in call.legs:
             if leg.state is not LegState.ENDED and leg.dialog is None:
                 leg.state = LegState.ENDED
-            if leg.dialog is not None:
-                self.dialogs.pop((leg.dialog.call_id, leg.local_tag), None)
+            call_id = leg.dialog.call_id if leg.dialog is not None else leg.invite.call_id
+            self.dialogs.pop((call_id, leg.local_tag), None)
         for leg in call.forks:
             self.callee_call_ids.pop(leg.invite.call_id, None)
         self.calls.pop(call.id, None)

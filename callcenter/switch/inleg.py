@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from callcenter.sip.dialog import Dialog
 from callcenter.sip.errors import SipSyntaxError
 from callcenter.sip.message import Request, Response, make_response
+from callcenter.sip.reliable import ReliableProvisionalSender
 from callcenter.sip.timers import TimerConfig
 from callcenter.sip.transaction import ClientTransaction, ServerTransaction
 from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState
@@ -67,7 +68,72 @@ class InDialogRelay:
         if body:
             extra.append(("Content-Type", "application/sdp"))
         a.state = LegState.EARLY
+        if "100rel" in a.invite.option_tags("Require"):
+            self._send_reliably(a, status, reason, extra, body, now)
+            return
         self.b.reply(a.server_tx, status, now, reason, extra=extra, body=body, to_tag=a.local_tag)
+
+    # ------------------------------------------------ reliable provisionals
+    def _send_reliably(
+        self,
+        a: Leg,
+        status: int,
+        reason: str | None,
+        extra: list[tuple[str, str]],
+        body: bytes,
+        now: float,
+    ) -> None:
+        """RFC 3262 §3: the caller requires 100rel, so 18x are retransmitted until PRACK."""
+        sender = a.reliable
+        if not isinstance(sender, ReliableProvisionalSender):
+            sender = a.reliable = ReliableProvisionalSender(a.invite, self.t)
+            self.b.dialogs[(a.invite.call_id, a.local_tag)] = a
+        extra = [*extra, ("Server", self.b.settings.user_agent)]
+        response = make_response(
+            a.invite, status, reason, to_tag=a.local_tag, extra=extra, body=body
+        )
+        sender.send(response, now)
+        self._drain_reliable(a, sender, now)
+
+    def _drain_reliable(self, a: Leg, sender: ReliableProvisionalSender, now: float) -> None:
+        if a.server_tx is None:
+            return
+        for response in sender.responses_to_send():
+            self.b.txl.send_response(a.server_tx, response, now)
+        deadline = sender.get_timer()
+        if deadline is not None:
+            self.b.timers.schedule(deadline, lambda t: self._on_reliable_timer(a, sender, t))
+
+    def _on_reliable_timer(self, a: Leg, sender: ReliableProvisionalSender, now: float) -> None:
+        if a.reliable is not sender or a.state is not LegState.EARLY:
+            return
+        deadline = sender.get_timer()
+        if deadline is None or now < deadline:
+            return
+        if sender.handle_timer(now):
+            call = a.call
+            self.b.out.cancel_forks(call, now)
+            self.b.fail_call(
+                call, 500, "Reliable Provisional Not Acknowledged", Disposition.FAILED, now
+            )
+            return
+        self._drain_reliable(a, sender, now)
+
+    def _on_prack(self, leg: Leg, tx: ServerTransaction, now: float) -> None:
+        sender = leg.reliable
+        if not isinstance(sender, ReliableProvisionalSender):
+            self.b.reply(tx, 481, now)
+            return
+        if sender.receive_prack(tx.request, now) is None:
+            self.b.reply(tx, 481, now)
+            return
+        self.b.reply(tx, 200, now)
+        self._drain_reliable(leg, sender, now)
+
+    @staticmethod
+    def stop_reliable(leg: Leg) -> None:
+        if isinstance(leg.reliable, ReliableProvisionalSender):
+            leg.reliable.stop()
 
     def answer_caller(self, call: Call, body: bytes, now: float) -> None:
         a = call.a
@@ -81,6 +147,7 @@ class InDialogRelay:
         if body:
             extra.append(("Content-Type", "application/sdp"))
         response = make_response(a.invite, 200, to_tag=a.local_tag, extra=extra, body=body)
+        self.stop_reliable(a)
         a.dialog = Dialog.from_uas(a.invite, response)
         a.state = LegState.CONFIRMED
         self.b.dialogs[(a.dialog.call_id, a.local_tag)] = a
@@ -196,6 +263,9 @@ class InDialogRelay:
         request = tx.request
         key = (request.call_id, request.to.tag or "")
         leg = self.b.dialogs.get(key)
+        if leg is not None and request.method == "PRACK" and leg.dialog is None:
+            self._on_prack(leg, tx, now)  # PRACK in the caller's early dialog
+            return
         if leg is None or leg.dialog is None:
             self.b.reply(tx, 481, now)
             return
