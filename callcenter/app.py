@@ -276,8 +276,9 @@ class Softswitch:
                 reg.stop(now)
             self.pump.flush()
             deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and self.txl.pending_client_transactions():
-                await asyncio.sleep(0.05)  # noqa: ASYNC110 - bounded wait for BYE answers
+            # bounded wait for the answers to our BYEs; the core has no event to await
+            while time.monotonic() < deadline and self.txl.pending_client_transactions():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
             self.pump.close()
         if self.transports is not None:
             await self.transports.close()

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from enum import Enum
 
 from callcenter.sip.errors import SipError, SipSyntaxError
+from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Headers, Request, Response
 from callcenter.sip.transaction_base import new_branch
 from callcenter.sip.uri import URI, Address, SipURI
@@ -54,7 +55,7 @@ class DialogState(Enum):
 
 def new_tag() -> str:
     """A From/To tag: 64 random bits (RFC 3261 §19.3 asks for at least 32)."""
-    return secrets.token_hex(8)
+    return random_hex(8)
 
 
 def record_route_headers(request: Request) -> list[tuple[str, str]]:

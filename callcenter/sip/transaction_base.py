@@ -15,7 +15,6 @@ live ones.
 from __future__ import annotations
 
 import heapq
-import secrets
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from callcenter.sip.errors import TransactionError
 from callcenter.sip.events import TransactionTerminated, TransactionTimeout
 from callcenter.sip.headers import Via
+from callcenter.sip.ids import random_hex
 from callcenter.sip.timers import TimerConfig, TransportTimers
 from callcenter.sip.transport_common import Endpoint
 
@@ -48,7 +48,7 @@ MAGIC_COOKIE = "z9hG4bK"
 
 def new_branch() -> str:
     """A new Via branch: the magic cookie and 64 random bits (unique and unguessable)."""
-    return MAGIC_COOKIE + secrets.token_hex(8)
+    return MAGIC_COOKIE + random_hex(8)
 
 
 def is_reliable(endpoint: Endpoint) -> bool:

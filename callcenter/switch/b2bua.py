@@ -16,7 +16,6 @@ generated → 482.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from callcenter.sip.events import (
     TransactionEvent,
     TransactionTimeout,
 )
+from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Request, Response, make_response
 from callcenter.sip.status import reason_phrase
 from callcenter.sip.transaction import (
@@ -88,7 +88,7 @@ class SwitchSettings:
 
 
 def new_tag() -> str:
-    return secrets.token_hex(6)
+    return random_hex(6)
 
 
 class B2BUA:

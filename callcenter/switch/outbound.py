@@ -8,12 +8,12 @@ handler) in the body.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import TYPE_CHECKING
 
 from callcenter.sip.auth import DigestClient
 from callcenter.sip.dialog import Dialog
 from callcenter.sip.errors import SipSyntaxError
+from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Headers, Request, Response
 from callcenter.sip.transaction import Endpoint, new_branch
 from callcenter.sip.uri import SipURI
@@ -101,7 +101,7 @@ class OutboundRequests:
         assert a is not None
         tag = new_tag()
         contact = self.b._contact_for(endpoint)
-        call_id = secrets.token_hex(12)
+        call_id = random_hex(12)
         body = self.b.sdp.offer(call, a, a.invite.body) if a.invite.body else b""
         request = self._build_invite(call, uri, endpoint, number, tag, contact, call_id, body)
         request.headers.set("Max-Forwards", str(max_forwards))
@@ -309,7 +309,7 @@ class OutboundRequests:
 
 
 def new_tag() -> str:
-    return secrets.token_hex(6)
+    return random_hex(6)
 
 
 def _escape(text: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import enum
 import logging
-import secrets
 from collections.abc import Callable
 
 from callcenter.sip.auth import DigestClient
+from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Headers, Request, Response
 from callcenter.sip.transaction import ClientTransaction, Endpoint, TransactionLayer, new_branch
 from callcenter.sip.uri import SipURI
@@ -63,8 +63,8 @@ class TrunkRegistration:
         self.user_agent = user_agent
         self._client = DigestClient(username, password)
         self.state = RegistrationState.IDLE
-        self.call_id = secrets.token_hex(12)
-        self.tag = secrets.token_hex(6)
+        self.call_id = random_hex(12)
+        self.tag = random_hex(6)
         self.cseq = 0
         self.expires_at: float | None = None
         self._backoff = 5.0
