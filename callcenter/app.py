@@ -117,7 +117,9 @@ class Softswitch:
         )
         limits = Limits(max_message_size=config.sip.max_message_size)
         self.transports = SipTransports(
-            self._on_messages, max_message_size=config.sip.max_message_size
+            self._on_messages,
+            on_send_error=self._on_send_error,
+            max_message_size=config.sip.max_message_size,
         )
         self.pump = SwitchPump(self.txl, self.b2bua, self.transports.send, limits=limits)
         await self._listen(config)
@@ -128,6 +130,10 @@ class Softswitch:
     def _on_messages(self, batch: list[tuple[bytes, Endpoint]]) -> None:
         if self.pump is not None:
             self.pump.on_messages(batch)
+
+    def _on_send_error(self, destination: Endpoint, error: Exception) -> None:
+        if self.pump is not None:
+            self.pump.on_send_error(destination, error)
 
     async def _listen(self, config: Config) -> None:
         assert self.transports is not None

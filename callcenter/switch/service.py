@@ -79,6 +79,24 @@ class SwitchPump:
             self.b2bua.handle_events(events, now)
         self.flush()
 
+    def on_send_error(self, destination: Endpoint, error: Exception) -> None:
+        """Transport callback: *destination* is unreachable (connection refused, reset...).
+
+        The transactions sending there end at once (RFC 3261 §18.4) instead of waiting for
+        timer B/F, so a caller hears the failure immediately.
+        """
+        now = self.clock()
+        self.counters["send_errors"] = self.counters.get("send_errors", 0) + 1
+        log.info("cannot send to %s: %s", destination, error)
+        try:
+            events = self.txl.transport_error(destination, now)
+        except Exception:
+            log.exception("transport error handling failed")
+            return
+        if events:
+            self.b2bua.handle_events(events, now)
+        self.flush()
+
     def _bad_message(self, exc: SipParseError, source: Endpoint) -> None:
         self.counters["parse_errors"] += 1
         partial = exc.partial
