@@ -99,7 +99,12 @@ class Softswitch:
         location = LocationService(_policy(config))
         location.load([_binding_of(r) for r in self.store.load_registrations(now)], now)
         auth = AuthGate(
-            DigestServer(config.digest_realm, self._auth_key(), config.auth.nonce_ttl),
+            DigestServer(
+                config.digest_realm,
+                self._auth_key(),
+                config.auth.nonce_ttl,
+                algorithms=config.auth.algorithms,
+            ),
             _lockout(config),
             self._ha1_lookup(config),
         )
@@ -292,9 +297,6 @@ class Softswitch:
             await asyncio.to_thread(self.store.close)
         self._stopped.set()
 
-    def request_stop(self) -> None:
-        asyncio.get_running_loop().create_task(self.stop())
-
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
@@ -384,20 +386,24 @@ def run_switch(options: RunOptions) -> int:
 
 async def _serve(config: Config, options: RunOptions) -> int:
     switch = Softswitch(config, options.data_dir, config_path=options.config_path)
-    try:
-        await switch.start()
-    except OSError as exc:
-        print(f"cannot start: {exc}", file=sys.stderr)
-        await switch.stop(grace=0)
-        return 1
     loop = asyncio.get_running_loop()
+    # Handlers and pid file come first: once the switch answers, it can also be stopped.
+    stop_requested = asyncio.Event()
+    ensure_private_dir(options.data_dir)
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, switch.request_stop)
+        loop.add_signal_handler(sig, stop_requested.set)
     loop.add_signal_handler(signal.SIGHUP, switch.reload)
     write_pid_file(options.data_dir)
-    _announce(switch, config)
     try:
-        await switch.wait_stopped()
+        try:
+            await switch.start()
+        except OSError as exc:
+            print(f"cannot start: {exc}", file=sys.stderr)
+            await switch.stop(grace=0)
+            return 1
+        _announce(switch, config)
+        await stop_requested.wait()
+        await switch.stop()
     finally:
         remove_pid_file(options.data_dir)
     log.info("stopped")

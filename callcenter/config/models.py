@@ -227,8 +227,20 @@ class AuthConfig(_Model):
 
     nonce_ttl: int = Field(default=300, ge=1, le=86400)
     """Seconds a digest nonce stays fresh."""
+    algorithms: tuple[Literal["SHA-256", "MD5"], ...] = Field(
+        default=("SHA-256", "MD5"), min_length=1
+    )
+    """Digest algorithms offered, one challenge each, most preferred first (RFC 8760 §2.4).
+    Some clients read only the first challenge and speak only MD5 (SIPp 3.6, older
+    handsets): list MD5 first for them."""
     lockout: LockoutConfig = Field(default_factory=LockoutConfig)
     """Brute-force protection."""
+
+    @model_validator(mode="after")
+    def _check_algorithms(self) -> Self:
+        if len(set(self.algorithms)) != len(self.algorithms):
+            raise RuleViolation([(("algorithms",), "lists an algorithm twice")])
+        return self
 
 
 class MediaConfig(_Model):

@@ -97,12 +97,15 @@ def uri_matches(credentials_uri: str, request_uri: str) -> bool:
     """Whether the credentials' ``uri`` names the request-URI (RFC 7616 §3.4.6).
 
     Equal strings match; otherwise both must be ``scheme:[user@]hostport[;params][?headers]``
-    that differ only in the case of the scheme and of the host (and port) part.
+    with the same scheme, user and host (and port), compared case-insensitively for scheme
+    and host. URI parameters and headers are not compared: deployed phones (pyVoIP among
+    them) put ``;transport=UDP`` in the digest uri but not in the Request-URI, and the
+    response digest already binds whatever uri the client used.
     """
     if credentials_uri == request_uri:
         return True
     left, right = _normalize_uri(credentials_uri), _normalize_uri(request_uri)
-    return left is not None and left == right
+    return left is not None and right is not None and left[:3] == right[:3]
 
 
 class _ReplayCache:

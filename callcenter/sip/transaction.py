@@ -141,7 +141,10 @@ class TransactionLayer(TransactionCore):
         branch = via.branch
         base: tuple[object, ...]
         if branch is not None and branch.startswith(MAGIC_COOKIE):
-            base = (branch, via.host.lower(), via.port)
+            # §17.2.3 keys on branch, sent-by and method. The CSeq number is added because
+            # some UAs (pyVoIP) resend an authenticated INVITE with the branch of the one
+            # that was challenged; a retransmission, its ACK and its CANCEL share the number.
+            base = (branch, via.host.lower(), via.port, request.cseq.seq)
         else:  # RFC 2543 peer (§17.2.3)
             base = (
                 request.call_id,
