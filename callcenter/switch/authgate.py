@@ -54,7 +54,8 @@ HA1Lookup = Callable[[str, str], str | None]
 
 
 class AuthGate:
-    """Digest authentication for REGISTER (401) and calls (407)."""
+    """Digest authentication of requests: 401 as a UAS (the switch uses it for REGISTER and
+    INVITE), 407 as a proxy."""
 
     def __init__(self, server: DigestServer, lockout: AuthLockout, lookup: HA1Lookup) -> None:
         self.server = server

@@ -10,7 +10,10 @@ Behaviour (RFC 3261 unless stated): 100 Trying at once; 18x relayed with our To-
 best final response is relayed when every fork fails (§16.7 rule, simplified); BYE on either
 side ends the other; re-INVITE/UPDATE/INFO are relayed across (hold/resume pass through);
 no-answer timeout; Max-Forwards 0 → 483; an INVITE carrying a Call-ID the switch itself
-generated → 482.
+generated → 482; an INVITE without a usable Contact → 400. A re-INVITE that would overlap
+another INVITE transaction on either leg is refused (491 for glare, 500 for a second one from
+the same side, §14). A transport failure acts as a 503 from that side; a request whose
+handling raised still gets a final response (500), so no server transaction is left waiting.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from callcenter.sip.errors import SipSyntaxError
 from callcenter.sip.events import (
     AckReceived,
     CancelReceived,
@@ -27,6 +31,7 @@ from callcenter.sip.events import (
     StrayResponse,
     TransactionEvent,
     TransactionTimeout,
+    TransportFailed,
 )
 from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Request, Response, make_response
@@ -36,6 +41,7 @@ from callcenter.sip.transaction import (
     Endpoint,
     ServerTransaction,
     TransactionLayer,
+    TransactionState,
 )
 from callcenter.sip.uri import SipURI
 from callcenter.switch.authgate import Authenticated, AuthGate, Challenge, Rejected
@@ -137,6 +143,24 @@ class B2BUA:
             except Exception:  # one bad event must not stop the switch
                 log.exception("error handling %s", type(event).__name__)
                 self._count("event_errors")
+                self._answer_after_error(event, now)
+
+    def _answer_after_error(self, event: TransactionEvent, now: float) -> None:
+        """Every request gets a final response, even when handling it failed: an unanswered
+        server transaction has no timer and would stay forever. A call it made is ended."""
+        match event:
+            case RequestReceived(transaction=tx) | CancelReceived(cancel_transaction=tx):
+                pass
+            case _:
+                return
+        try:
+            leg = tx.tu_data
+            if isinstance(leg, Leg) and leg.call.state is not CallState.ENDED:
+                self.abandon(leg.call, 500, None, Disposition.FAILED, now)
+            if tx.state in (TransactionState.TRYING, TransactionState.PROCEEDING):
+                self.reply(tx, 500, now)
+        except Exception:
+            log.exception("could not answer a request after an error")
 
     def get_timer(self) -> float | None:
         a = self.txl.get_timer()
@@ -162,7 +186,9 @@ class B2BUA:
             case StrayResponse(response=response):
                 self.out.on_stray_response(response, now)
             case TransactionTimeout(transaction=tx):
-                self._on_timeout(tx, now)
+                self._on_timeout(tx, 408, now)
+            case TransportFailed(transaction=tx):
+                self._on_timeout(tx, 503, now)
             case _:
                 pass
 
@@ -261,7 +287,10 @@ class B2BUA:
         source = f"{tx.source.transport}:{tx.source.host}:{tx.source.port}"
         outcome = self.location.register(request, aor, source, now)
         if outcome.saved or outcome.removed:
-            self.on_registration(list(outcome.saved), list(outcome.removed))
+            try:
+                self.on_registration(list(outcome.saved), list(outcome.removed))
+            except Exception:  # the binding holds in memory; persistence is best effort
+                log.exception("registration hook failed for %s", aor)
         extra = list(outcome.headers)
         if outcome.status == 200:
             extra.append(("Date", _http_date(now)))
@@ -296,11 +325,15 @@ class B2BUA:
         if max_forwards <= 0:
             self.reply(tx, 483, now)
             return
+        if not _has_contact(request):  # §8.1.1.8: a dialog needs the caller's Contact
+            self.reply(tx, 400, now, "Missing Contact")
+            return
         trunk = self.trunk_for(tx.source)
         from_uri = request.from_.uri
         caller = getattr(from_uri, "user", None) or "anonymous"
         if trunk is None:
-            decision = self.auth.check(request, tx.source, now, proxy=True)
+            # 401, not 407: the switch is the caller's UAS (RFC 3261 §22.1), not a proxy
+            decision = self.auth.check(request, tx.source, now, proxy=False)
             if not self._auth_ok(tx, decision, caller, now):
                 return
         dialed = _dialed_number(request)
@@ -327,9 +360,11 @@ class B2BUA:
         if isinstance(target, TrunkTarget):
             call.trunk = target.trunk
         self.out.start(call, target, max_forwards - 1, now)
-        if call.state is not CallState.ENDED:
+        if call.state in (CallState.ROUTING, CallState.RINGING):
             call.no_answer_deadline = now + self.settings.no_answer_timeout
-            self.timers.schedule(call.no_answer_deadline, lambda t: self._no_answer(call, t))
+            call.no_answer_timer = self.timers.schedule(
+                call.no_answer_deadline, lambda t: self._no_answer(call, t)
+            )
 
     def _contact_for(self, peer: Endpoint) -> str:
         local = self.local(peer.transport)
@@ -337,10 +372,16 @@ class B2BUA:
         params = "" if local.transport == "udp" else f";transport={local.transport}"
         return f"<sip:{host}:{local.port}{params}>"
 
+    @staticmethod
+    def stop_no_answer_timer(call: Call) -> None:
+        if call.no_answer_timer is not None:
+            call.no_answer_timer.cancel()
+            call.no_answer_timer = None
+
     def _no_answer(self, call: Call, now: float) -> None:
+        call.no_answer_timer = None
         if call.state in (CallState.ROUTING, CallState.RINGING):
-            self.out.cancel_forks(call, now)
-            self.fail_call(call, 480, "No Answer", Disposition.NO_ANSWER, now)
+            self.abandon(call, 480, "No Answer", Disposition.NO_ANSWER, now)
 
     # ------------------------------------------------------------ responses
     def _on_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
@@ -352,16 +393,32 @@ class B2BUA:
         else:
             self.relay.on_response(tx, response, now)
 
-    def _on_timeout(self, tx: ClientTransaction | ServerTransaction, now: float) -> None:
+    def _on_timeout(
+        self, tx: ClientTransaction | ServerTransaction, status: int, now: float
+    ) -> None:
+        """Timer B/F (*status* 408) or a transport failure (503): a client transaction acts
+        as if that response had come (§8.1.3.1); a caller that cannot be reached any more is
+        gone (timer H alone, on a server transaction, needs nothing)."""
         owner = tx.tu_data
         if isinstance(tx, ClientTransaction):
             if isinstance(owner, Leg) and owner.client_tx is tx:
-                timeout = make_response(tx.request, 408)
-                self.out.on_invite_response(owner, timeout, now)
+                self.out.on_invite_response(owner, make_response(tx.request, status), now)
             elif isinstance(owner, TrunkRegistration):
                 owner.on_timeout(now)
             else:
-                self.relay.on_timeout(tx, now)
+                self.relay.on_timeout(tx, now, status)
+        elif status == 503 and isinstance(owner, Leg):
+            self._caller_unreachable(owner, now)
+
+    def _caller_unreachable(self, leg: Leg, now: float) -> None:
+        call = leg.call
+        if call.state is CallState.ENDED or leg is not call.a:
+            return
+        if leg.state is LegState.CONFIRMED:
+            self.relay.hangup(call, now, by="system")
+            return
+        leg.state = LegState.ENDED  # its INVITE transaction is gone: nothing left to answer
+        self.abandon(call, 503, None, Disposition.FAILED, now)
 
     def _on_cancel(
         self, cancel_tx: ServerTransaction, invite_tx: ServerTransaction | None, now: float
@@ -371,14 +428,30 @@ class B2BUA:
             return
         self.reply(cancel_tx, 200, now)
         leg = invite_tx.tu_data
-        if not isinstance(leg, Leg) or leg.call.state not in (CallState.ROUTING, CallState.RINGING):
-            return
+        if not isinstance(leg, Leg) or leg.state not in (LegState.CALLING, LegState.EARLY):
+            return  # answered already (or refused): the CANCEL has no effect (§9.2)
         call = leg.call
-        self.out.cancel_forks(call, now)
+        if call.state is CallState.ENDED:
+            return
         call.hangup_by = "caller"
-        self.fail_call(call, 487, None, Disposition.CANCELLED, now)
+        self.abandon(call, 487, None, Disposition.CANCELLED, now)
 
     # ------------------------------------------------------------ call end
+    def abandon(
+        self,
+        call: Call,
+        status: int,
+        reason: str | None,
+        disposition: Disposition,
+        now: float,
+    ) -> None:
+        """End a call whose caller has no final response yet: cancel the ringing callee legs,
+        hang up a callee that answered (its 2xx may wait for a PRACK), answer the caller."""
+        self.out.cancel_forks(call, now)
+        if call.b is not None:
+            self.relay.send_bye(call.b, now)
+        self.fail_call(call, status, reason, disposition, now)
+
     def fail_call(
         self,
         call: Call,
@@ -404,6 +477,7 @@ class B2BUA:
             return
         call.state = CallState.ENDED
         call.ended_at = now
+        self.stop_no_answer_timer(call)
         for leg in call.legs:
             if leg.state is not LegState.ENDED and leg.dialog is None:
                 leg.state = LegState.ENDED
@@ -422,11 +496,12 @@ class B2BUA:
         """Graceful shutdown: BYE answered calls, 503 unanswered ones."""
         self.accepting = False
         for call in list(self.calls.values()):
-            if call.state is CallState.ANSWERED:
+            a = call.a
+            if a is not None and a.state is LegState.CONFIRMED:
                 self.relay.hangup(call, now, by="system")
             else:
-                self.out.cancel_forks(call, now)
-                self.fail_call(call, 503, "Shutting Down", Disposition.FAILED, now)
+                call.hangup_by = "system"
+                self.abandon(call, 503, "Shutting Down", Disposition.FAILED, now)
 
 
 def _dialed_number(request: Request) -> str | None:
@@ -435,6 +510,14 @@ def _dialed_number(request: Request) -> str | None:
         return uri.user
     user = getattr(uri, "user", None)
     return user if isinstance(user, str) else None
+
+
+def _has_contact(request: Request) -> bool:
+    try:
+        contacts = request.contacts
+    except SipSyntaxError:
+        return False
+    return len(contacts) == 1 and not contacts[0].wildcard
 
 
 def _http_date(now: float) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from callcenter.sip.dialog import Dialog
     from callcenter.sip.message import Request
     from callcenter.sip.transaction import ClientTransaction, Endpoint, ServerTransaction
+    from callcenter.switch.timers import TimerHandle
 
 __all__ = [
     "Call",
@@ -94,6 +95,14 @@ class Leg:
     """Retransmission state of a 2xx we sent on this leg, until its ACK arrives."""
     relayed_ack_body: bool = False
     """A relayed re-INVITE's ACK must wait for the other side's ACK (it carries the answer)."""
+    pending_relays: list[object] = field(default_factory=list)
+    """Requests received on this leg and relayed to the other, not yet answered."""
+    held_answer: bytes | None = None
+    """The 2xx body for the caller, held until its reliable provisionals are PRACKed."""
+    local_reinvite_pending: bool = False
+    """A re-INVITE the switch sent on this leg awaits its final response."""
+    remote_reinvite_pending: bool = False
+    """A re-INVITE this leg sent awaits the switch's final response."""
 
 
 @dataclass(eq=False, slots=True)
@@ -118,6 +127,7 @@ class Call:
     sip_reason: str | None = None
     hangup_by: str | None = None
     no_answer_deadline: float | None = None
+    no_answer_timer: TimerHandle | None = None
 
     @property
     def legs(self) -> list[Leg]:

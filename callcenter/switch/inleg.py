@@ -1,9 +1,12 @@
 """In-dialog traffic of the B2BUA: answering the caller, ACK, BYE and relayed requests.
 
 Requests inside one leg's dialog (re-INVITE for hold/resume, UPDATE, INFO) are re-issued on
-the other leg's dialog and the final response is carried back. A 2xx the switch sends is
-retransmitted (T1 doubling to T2) until its ACK arrives, or the call is released after 64*T1
-(RFC 3261 §13.3.1.4). Reliable provisionals (RFC 3262) are acknowledged with PRACK.
+the other leg's dialog and the final response is carried back; when the call ends first they
+are answered 487/481 at once (§15.1.2). A 2xx the switch sends is retransmitted (T1 doubling
+to T2, over every transport) until its ACK arrives, or the call is released after 64*T1
+(RFC 3261 §13.3.1.4); every 2xx received is ACKed, even on a leg being hung up. Reliable
+provisionals (RFC 3262) are sent to callers that require them, and the caller's 2xx waits
+until they are PRACKed (§3); callees' reliable provisionals are acknowledged with PRACK.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from callcenter.sip.errors import SipSyntaxError
 from callcenter.sip.message import Request, Response, make_response
 from callcenter.sip.reliable import ReliableProvisionalSender
 from callcenter.sip.timers import TimerConfig
-from callcenter.sip.transaction import ClientTransaction, ServerTransaction
+from callcenter.sip.transaction import ClientTransaction, Endpoint, ServerTransaction
 from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState
 from callcenter.switch.timers import TimerHandle
 
@@ -39,11 +42,16 @@ class Relayed:
     from_leg: Leg
     to_leg: Leg
     method: str
+    answered: bool = False
+    """The final response went back to ``from_leg``."""
+    final_seen: bool = False
+    """``to_leg`` answered (later 2xx are retransmissions)."""
 
 
 @dataclass(eq=False, slots=True)
 class Pending2xx:
     response: Response
+    destination: Endpoint
     interval: float
     give_up_at: float
     handle: TimerHandle | None = None
@@ -110,12 +118,10 @@ class InDialogRelay:
         deadline = sender.get_timer()
         if deadline is None or now < deadline:
             return
-        if sender.handle_timer(now):
-            call = a.call
-            self.b.out.cancel_forks(call, now)
-            self.b.fail_call(
-                call, 500, "Reliable Provisional Not Acknowledged", Disposition.FAILED, now
-            )
+        if sender.handle_timer(now):  # RFC 3262 §3: no PRACK within 64*T1 → 5xx
+            a.held_answer = None
+            reason = "Reliable Provisional Not Acknowledged"
+            self.b.abandon(a.call, 500, reason, Disposition.FAILED, now)
             return
         self._drain_reliable(a, sender, now)
 
@@ -129,6 +135,10 @@ class InDialogRelay:
             return
         self.b.reply(tx, 200, now)
         self._drain_reliable(leg, sender, now)
+        held = leg.held_answer
+        if held is not None and not sender.pending and leg.call.state is CallState.ANSWERED:
+            leg.held_answer = None
+            self.answer_caller(leg.call, held, now)
 
     @staticmethod
     def stop_reliable(leg: Leg) -> None:
@@ -138,6 +148,9 @@ class InDialogRelay:
     def answer_caller(self, call: Call, body: bytes, now: float) -> None:
         a = call.a
         assert a is not None and a.server_tx is not None
+        if isinstance(a.reliable, ReliableProvisionalSender) and a.reliable.pending:
+            a.held_answer = body  # RFC 3262 §3: no 2xx while a reliable 1xx awaits its PRACK
+            return
         extra = [
             ("Contact", a.local_contact),
             ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK"),
@@ -152,17 +165,22 @@ class InDialogRelay:
         a.state = LegState.CONFIRMED
         self.b.dialogs[(a.dialog.call_id, a.local_tag)] = a
         self.b.txl.send_response(a.server_tx, response, now)
-        self._retransmit_2xx(a, response, now)
+        self._retransmit_2xx(a, a.server_tx, response, now)
 
     # ----------------------------------------------------------------- 2xx
-    def _retransmit_2xx(self, leg: Leg, response: Response, now: float) -> Pending2xx:
-        pending = Pending2xx(response, self.t.t1, now + 64 * self.t.t1)
+    def _retransmit_2xx(
+        self, leg: Leg, tx: ServerTransaction, response: Response, now: float
+    ) -> Pending2xx:
+        """Retransmit *response* until its ACK, over any transport: the ACK is end to end,
+        and hops beyond a reliable first one may be UDP (RFC 3261 §13.3.1.4)."""
+        pending = Pending2xx(response, tx.response_destination, self.t.t1, now + 64 * self.t.t1)
         leg.pending_2xx = pending
-        if not leg.endpoint.reliable:
-            pending.handle = self.b.timers.schedule(
-                now + pending.interval, lambda t: self._on_2xx_timer(leg, pending, t)
-            )
+        self._schedule_2xx(leg, pending, now)
         return pending
+
+    def _schedule_2xx(self, leg: Leg, pending: Pending2xx, now: float) -> None:
+        at = min(now + pending.interval, pending.give_up_at)
+        pending.handle = self.b.timers.schedule(at, lambda t: self._on_2xx_timer(leg, pending, t))
 
     def _on_2xx_timer(self, leg: Leg, pending: Pending2xx, now: float) -> None:
         if leg.pending_2xx is not pending:
@@ -172,11 +190,9 @@ class InDialogRelay:
             log.info("no ACK for 2xx on call %s: releasing", leg.call.id)
             self.hangup(leg.call, now, by="system")
             return
-        self.b.txl.send_stateless(pending.response, leg.endpoint)
+        self.b.txl.send_stateless(pending.response, pending.destination)
         pending.interval = min(pending.interval * 2, self.t.t2)
-        pending.handle = self.b.timers.schedule(
-            now + pending.interval, lambda t: self._on_2xx_timer(leg, pending, t)
-        )
+        self._schedule_2xx(leg, pending, now)
 
     def on_ack(self, ack: Request, now: float) -> None:
         try:
@@ -224,6 +240,13 @@ class InDialogRelay:
         leg.last_ack = ack
         self.b.txl.send_stateless(ack, leg.endpoint)
 
+    def _ack_owed(self, leg: Leg, now: float) -> None:
+        """A 2xx from *leg* whose ACK waited for the other side's answer is ACKed now: the
+        call is ending and every 2xx needs its ACK (§13.2.2.4)."""
+        if leg.pending_ack_body:
+            leg.pending_ack_body = False
+            self.send_ack(leg, b"", now)
+
     def resend_ack(self, leg: Leg) -> None:
         if leg.last_ack is not None:
             self.b.txl.send_stateless(leg.last_ack, leg.endpoint)
@@ -231,6 +254,7 @@ class InDialogRelay:
     def send_bye(self, leg: Leg, now: float) -> None:
         if leg.dialog is None or leg.state is LegState.ENDED:
             return
+        self._ack_owed(leg, now)
         bye = self.new_request(leg, "BYE")
         self.b.txl.send_request(bye, leg.endpoint, now)
         leg.state = LegState.ENDED
@@ -246,6 +270,10 @@ class InDialogRelay:
         self._finish(call, now)
 
     def _finish(self, call: Call, now: float) -> None:
+        for leg in (call.a, call.b):
+            for relay in list(leg.pending_relays if leg is not None else ()):
+                if isinstance(relay, Relayed):
+                    self._answer_ended(relay, now)
         if call.disposition is None:
             call.disposition = Disposition.ANSWERED
             call.sip_code = call.sip_code or 200
@@ -288,6 +316,7 @@ class InDialogRelay:
     def _on_bye(self, leg: Leg, tx: ServerTransaction, now: float) -> None:
         self.b.reply(tx, 200, now)
         self._stop_2xx(leg)
+        self._ack_owed(leg, now)
         leg.state = LegState.ENDED
         if leg.dialog is not None:
             self.b.dialogs.pop((leg.dialog.call_id, leg.local_tag), None)
@@ -299,6 +328,11 @@ class InDialogRelay:
         if other is not None:
             self._stop_2xx(other)
             self.send_bye(other, now)
+        a = call.a
+        if a is not None and a.state in (LegState.CALLING, LegState.EARLY):
+            # the callee hung up before the caller got the 2xx (held for a PRACK)
+            self.b.fail_call(call, 487, None, Disposition.FAILED, now)
+            return
         self._finish(call, now)
 
     def _relay(self, leg: Leg, tx: ServerTransaction, now: float) -> None:
@@ -311,6 +345,13 @@ class InDialogRelay:
             else:
                 self.b.reply(tx, 491, now, extra=[("Retry-After", "1")])
             return
+        if request.method == "INVITE":
+            conflict = _reinvite_conflict(leg, other)
+            if conflict is not None:
+                self.b.reply(tx, conflict, now, extra=[("Retry-After", "1")])
+                return
+            leg.remote_reinvite_pending = True
+            other.local_reinvite_pending = True
         body = request.body
         if body and request.method in ("INVITE", "UPDATE"):
             body = self.b.sdp.offer(call, leg, body)
@@ -322,17 +363,32 @@ class InDialogRelay:
         if request.method == "INVITE":
             other.invite = relayed
         client = self.b.txl.send_request(relayed, other.endpoint, now)
-        client.tu_data = Relayed(tx, leg, other, request.method)
+        relay = Relayed(tx, leg, other, request.method)
+        client.tu_data = relay
+        leg.pending_relays.append(relay)
 
     def on_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
         relay = tx.tu_data
         if not isinstance(relay, Relayed) or response.status_code < 200:
             return
         from_leg, to_leg = relay.from_leg, relay.to_leg
+        if relay.final_seen:  # a retransmitted 2xx to a relayed re-INVITE: ACK it again
+            if not to_leg.pending_ack_body:
+                self.resend_ack(to_leg)
+            return
+        relay.final_seen = True
         call = from_leg.call
         status = response.status_code
         body = response.body
         extra: list[tuple[str, str]] = []
+        if call.state is CallState.ENDED:  # hung up meanwhile: close both transactions
+            if relay.method == "INVITE" and status < 300:
+                self.send_ack(to_leg, b"", now)
+            self._answer_ended(relay, now)
+            return
+        self._settle(relay)
+        if relay.method in ("INVITE", "UPDATE") and status < 300:
+            _refresh_target(to_leg, response)
         if relay.method == "INVITE" and status < 300:
             extra.append(("Contact", from_leg.local_contact))
             original_had_offer = bool(relay.server_tx.request.body)
@@ -350,15 +406,38 @@ class InDialogRelay:
         )
         self.b.txl.send_response(relay.server_tx, out, now)
         if relay.method == "INVITE" and status < 300:
-            pending = self._retransmit_2xx(from_leg, out, now)
+            pending = self._retransmit_2xx(from_leg, relay.server_tx, out, now)
             if to_leg.pending_ack_body:
                 pending.relayed_ack_to = to_leg
 
-    def on_timeout(self, tx: ClientTransaction, now: float) -> None:
+    def on_timeout(self, tx: ClientTransaction, now: float, status: int = 408) -> None:
+        """A relayed request got no response (408) or could not be sent (503)."""
         relay = tx.tu_data
-        if isinstance(relay, Relayed):
-            out = make_response(relay.server_tx.request, 408)
-            self.b.txl.send_response(relay.server_tx, out, now)
+        if isinstance(relay, Relayed) and not relay.final_seen:
+            relay.final_seen = True
+            if relay.from_leg.call.state is CallState.ENDED:
+                self._answer_ended(relay, now)
+            else:
+                self._settle(relay)
+                self.b.reply(relay.server_tx, status, now)
+
+    @staticmethod
+    def _settle(relay: Relayed) -> None:
+        """*relay* gets its final response now: the legs may take another re-INVITE."""
+        relay.answered = True
+        if relay in relay.from_leg.pending_relays:
+            relay.from_leg.pending_relays.remove(relay)
+        if relay.method == "INVITE":
+            relay.from_leg.remote_reinvite_pending = False
+            relay.to_leg.local_reinvite_pending = False
+
+    def _answer_ended(self, relay: Relayed, now: float) -> None:
+        """The call ended while *relay* was out: the request was not carried out (§15.1.2)."""
+        if relay.answered:
+            return
+        self._settle(relay)
+        status = 487 if relay.method == "INVITE" else 481
+        self.b.reply(relay.server_tx, status, now)
 
     # ---------------------------------------------------------------- PRACK
     def prack_if_required(self, leg: Leg, response: Response, now: float) -> None:
@@ -379,3 +458,35 @@ class InDialogRelay:
         cseq = leg.invite.cseq
         prack.headers.add("RAck", f"{rseq} {cseq.seq} {cseq.method}")
         self.b.txl.send_request(prack, leg.endpoint, now)
+
+
+def _reinvite_conflict(leg: Leg, other: Leg) -> int | None:
+    """The status refusing a re-INVITE from *leg*, or None (RFC 3261 §14.1, §14.2).
+
+    An INVITE transaction may not start on a dialog while another is in progress in either
+    direction, until its ACK: a second re-INVITE from the same side is 500, one that crosses
+    ours (glare) is 491, and so is one we cannot forward yet because the other leg is busy.
+    """
+    if leg.remote_reinvite_pending:
+        return 500
+    if leg.local_reinvite_pending or leg.pending_ack_body:
+        return 491
+    busy = (
+        other.local_reinvite_pending
+        or other.remote_reinvite_pending
+        or other.pending_ack_body
+        or other.pending_2xx is not None
+    )
+    return 491 if busy else None
+
+
+def _refresh_target(leg: Leg, response: Response) -> None:
+    """A 2xx to a target refresh request updates the remote target (§12.2.1.2)."""
+    if leg.dialog is None:
+        return
+    try:
+        contacts = response.contacts
+    except SipSyntaxError:
+        return
+    if contacts:
+        leg.dialog.remote_target = contacts[0].uri

@@ -15,7 +15,7 @@ from callcenter.sip.dialog import Dialog
 from callcenter.sip.errors import SipSyntaxError
 from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Headers, Request, Response
-from callcenter.sip.transaction import Endpoint, new_branch
+from callcenter.sip.transaction import Endpoint, TransactionState, new_branch
 from callcenter.sip.uri import SipURI
 from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState, Side
 from callcenter.switch.routing import ExtensionTarget, Target
@@ -189,14 +189,19 @@ class OutboundRequests:
 
     def _answered(self, leg: Leg, response: Response, now: float) -> None:
         call = leg.call
-        if leg.state is LegState.CONFIRMED:
-            self.b.relay.resend_ack(leg)
+        early = leg.dialog
+        same_dialog = early is not None and early.remote_tag == response.to.tag
+        if same_dialog and leg.state in (LegState.CONFIRMED, LegState.ENDED):
+            self.b.relay.resend_ack(leg)  # a retransmission of the 2xx we acknowledged
             return
         try:
             dialog = Dialog.from_uac(leg.invite, response)
         except SipSyntaxError:
             log.warning("2xx without a usable dialog on call %s", call.id)
             return
+        if same_dialog and early is not None and early.local_cseq is not None:
+            # the early dialog carried PRACKs: keep counting from them (§12.2.1.1)
+            dialog.local_cseq = max(dialog.local_cseq or 0, early.local_cseq)
         leg.dialog = dialog
         leg.state = LegState.CONFIRMED
         self.b.dialogs[(dialog.call_id, leg.local_tag)] = leg
@@ -208,7 +213,8 @@ class OutboundRequests:
         call.b = leg
         call.state = CallState.ANSWERED
         call.answered_at = now
-        self.cancel_forks(call, now, keep=leg)
+        self.b.stop_no_answer_timer(call)
+        self.cancel_forks(call, now, keep=leg, reason=COMPLETED_ELSEWHERE)
         a = call.a
         assert a is not None
         if a.invite.body:
@@ -276,20 +282,22 @@ class OutboundRequests:
         return True
 
     # -------------------------------------------------------------- cancel
-    def cancel_forks(self, call: Call, now: float, keep: Leg | None = None) -> None:
+    def cancel_forks(
+        self, call: Call, now: float, keep: Leg | None = None, reason: str | None = None
+    ) -> None:
+        """CANCEL every ringing callee leg but *keep*; *reason* is a Reason header value.
+
+        Before any provisional the transaction layer holds the CANCEL until one arrives
+        (RFC 3261 §9.1); timer B still ends a callee that never answers.
+        """
         for leg in call.forks:
             if leg is keep or leg.state in (LegState.ENDED, LegState.CONFIRMED):
                 continue
             tx = leg.client_tx
-            if tx is None:
+            if tx is None or tx.state not in _CANCELLABLE:
                 continue
-            if leg.state is LegState.EARLY or getattr(tx, "provisional_received", False):
-                self.b.txl.cancel(tx, now)
-            else:
-                # no provisional yet: RFC 3261 §9.1 says wait for one before sending CANCEL
-                cancel = self.b.txl.cancel(tx, now)
-                if cancel is None:
-                    leg.cancel_pending = True
+            if self.b.txl.cancel(tx, now, reason=reason) is None:
+                leg.cancel_pending = True
 
     def on_stray_response(self, response: Response, now: float) -> None:
         """A 2xx retransmission after the INVITE transaction ended: acknowledge it again."""
@@ -306,6 +314,11 @@ class OutboundRequests:
                     break
         if leg is not None:
             self.b.relay.resend_ack(leg)
+
+
+COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+"""Reason (RFC 3326) of the CANCEL sent to the forks that lost to another answer."""
+_CANCELLABLE = frozenset({TransactionState.CALLING, TransactionState.PROCEEDING})
 
 
 def new_tag() -> str:

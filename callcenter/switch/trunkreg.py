@@ -71,21 +71,30 @@ class TrunkRegistration:
         self._timer: TimerHandle | None = None
         self._answered_nonces: set[str] = set()
         self._unregistering = False
+        self._stopped = False
+        self._sent_expires = expires
 
     def start(self, now: float) -> None:
         self._send(now, self.expires, authorization=None)
 
     def stop(self, now: float) -> None:
-        """Un-REGISTER (Expires: 0) if a binding is held."""
+        """Un-REGISTER (Expires: 0) if a binding is held, or as soon as one in flight is."""
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
+        self._stopped = True
         if self.state is RegistrationState.REGISTERED:
-            self._unregistering = True
-            self._send(now, 0, authorization=None)
+            self._unregister(now)
         self.state = RegistrationState.UNREGISTERED
+
+    def _unregister(self, now: float) -> None:
+        self._unregistering = True
+        self._answered_nonces.clear()
+        self._send(now, 0, authorization=None)
 
     def _send(self, now: float, expires: int, authorization: tuple[str, str] | None) -> None:
         self.cseq += 1
+        self._sent_expires = expires
         local = self.local(self.registrar.transport)
         transport = "" if local.transport == "udp" else f";transport={local.transport}"
         uri = SipURI(self.domain)
@@ -119,11 +128,22 @@ class TrunkRegistration:
         if status < 200:
             return
         if self._unregistering:
+            if status in (401, 407):  # the removal is challenged like any REGISTER
+                self._on_challenge(tx.request, response, now)
+            return
+        if self._stopped:  # stopped while a REGISTER was out: remove what it may have made
+            if 200 <= status < 300:
+                self._unregister(now)
+            elif status in (401, 407):
+                self._on_challenge(tx.request, response, now)
             return
         if status in (401, 407):
             self._on_challenge(tx.request, response, now)
         elif 200 <= status < 300:
             granted = _granted_expires(response, self.expires)
+            if granted <= 0:
+                self._fail(now, "registrar granted no time")
+                return
             self.state = RegistrationState.REGISTERED
             self.expires_at = now + granted
             self._backoff = 5.0
@@ -137,8 +157,7 @@ class TrunkRegistration:
             self._fail(now, f"{status} {response.reason}")
 
     def on_timeout(self, now: float) -> None:
-        if not self._unregistering:
-            self._fail(now, "timeout")
+        self._fail(now, "timeout")
 
     def _on_challenge(self, request: Request, response: Response, now: float) -> None:
         header = "WWW-Authenticate" if response.status_code == 401 else "Proxy-Authenticate"
@@ -153,9 +172,11 @@ class TrunkRegistration:
         self._answered_nonces.add(challenge.nonce)
         value = self._client.authorize(challenge, method="REGISTER", uri=str(request.uri))
         name = "Authorization" if response.status_code == 401 else "Proxy-Authorization"
-        self._send(now, self.expires, authorization=(name, value))
+        self._send(now, self._sent_expires, authorization=(name, value))
 
     def _fail(self, now: float, why: str) -> None:
+        if self._stopped:
+            return
         self.state = RegistrationState.FAILED
         log.warning(
             "trunk %s registration failed (%s); retry in %.0f s", self.name, why, self._backoff

@@ -157,8 +157,8 @@ def test_invite_from_an_untrusted_source_is_challenged(switch: SwitchProcess) ->
             to_tag=_to_tag(response),
         )
         client.send(ack)
-    assert response.status == 407, response.raw
-    values = response.values("Proxy-Authenticate")
+    assert response.status == 401, response.raw  # the switch is the caller's UAS
+    values = response.values("WWW-Authenticate")
     assert values and all(parse_challenge(v)["scheme"].lower() == "digest" for v in values)
 
 
