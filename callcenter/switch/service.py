@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -25,6 +26,9 @@ from callcenter.switch.b2bua import B2BUA
 __all__ = ["SwitchPump"]
 
 log = logging.getLogger("callcenter.switch")
+
+TIMER_RESOLUTION = 0.005
+"""Seconds; SIP timers start at T1 = 500 ms, so 5 ms of lateness is harmless."""
 
 
 class SwitchPump:
@@ -129,15 +133,23 @@ class SwitchPump:
         self._arm()
 
     def _arm(self) -> None:
+        """Keep one loop timer at or before the core's next deadline.
+
+        A timer already armed no later than the deadline is left alone (if it fires early,
+        the core has nothing due and it is re-armed), so the common case of a new, later
+        deadline costs no cancel and no new timer handle.
+        """
         deadline = self.b2bua.get_timer()
-        if deadline == self._timer_at and self._timer is not None:
+        if deadline is None:
+            return
+        # Round up to the timer resolution so that deadlines close together share one wake-up.
+        deadline = math.ceil(deadline / TIMER_RESOLUTION) * TIMER_RESOLUTION
+        armed = self._timer_at
+        if self._timer is not None and armed is not None and armed <= deadline:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is None:
-            return
         loop = asyncio.get_running_loop()
         delay = max(0.0, deadline - self.clock())
         self._timer = loop.call_at(loop.time() + delay, self._on_timer)
