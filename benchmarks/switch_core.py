@@ -106,7 +106,7 @@ def one_call(pump: SwitchPump, sent: list[tuple[bytes, Endpoint]], n: int) -> fl
     )
     feed(bytes(ok), UAS)
     to_uac = take(sent, UAC)
-    final = [m for m in to_uac if isinstance(m, Response) and m.status_code == 200][0]
+    final = next(m for m in to_uac if isinstance(m, Response) and m.status_code == 200)
     a_tag = final.to.tag or ""
     feed(uac_request("ACK", n, a_tag, 1, "1-5"), UAC)
     feed(uac_request("BYE", n, a_tag, 2, "1-7"), UAC)
