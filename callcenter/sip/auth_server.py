@@ -97,15 +97,16 @@ def uri_matches(credentials_uri: str, request_uri: str) -> bool:
     """Whether the credentials' ``uri`` names the request-URI (RFC 7616 §3.4.6).
 
     Equal strings match; otherwise both must be ``scheme:[user@]hostport[;params][?headers]``
-    with the same scheme, user and host (and port), compared case-insensitively for scheme
-    and host. URI parameters and headers are not compared: deployed phones (pyVoIP among
-    them) put ``;transport=UDP`` in the digest uri but not in the Request-URI, and the
-    response digest already binds whatever uri the client used.
+    with the same scheme and host (and port), compared case-insensitively. The user part,
+    URI parameters and headers are not compared: deployed clients put ``;transport=UDP`` in
+    the digest uri but not in the Request-URI (pyVoIP), or leave the user out (SIPp's
+    ``sip:host:port`` for ``sip:2000@host:port``). The response digest binds whatever uri the
+    client used, and replays are stopped by the nonce lifetime and the nc record.
     """
     if credentials_uri == request_uri:
         return True
     left, right = _normalize_uri(credentials_uri), _normalize_uri(request_uri)
-    return left is not None and right is not None and left[:3] == right[:3]
+    return left is not None and right is not None and (left[0], left[2]) == (right[0], right[2])
 
 
 class _ReplayCache:
@@ -338,4 +339,4 @@ def _order_algorithms(algorithms: Iterable[str | DigestAlgorithm]) -> tuple[Dige
             found.append(algorithm)
     if not found:
         raise ValueError("at least one algorithm is required")
-    return tuple(sorted(found, key=lambda algorithm: -algorithm.preference))
+    return tuple(found)  # the caller's order is the order of preference (RFC 8760 §2.4)

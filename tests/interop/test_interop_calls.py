@@ -91,7 +91,11 @@ def test_registered_extension_calls_out_through_the_trunk(
     phone_port = free_port()  # not a trunk: the switch must authenticate it
     registering = sipp.run(
         SippOptions(
-            "register_ok.xml", remote=switch.sip_address, local_port=phone_port, timeout_s=15
+            "register_ok.xml",
+            remote=switch.sip_address,
+            local_port=phone_port,
+            calls=1,
+            timeout_s=15,
         )
     )
     assert registering.ok, registering.describe()

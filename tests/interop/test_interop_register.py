@@ -27,7 +27,9 @@ AOR_1002 = "SELECT aor, contact, expires_at FROM registrations WHERE aor LIKE '%
 def test_sipp_registers_with_digest(switch: SwitchProcess, sipp: SippRunner) -> None:
     port = free_port()
     phone = sipp.run(
-        SippOptions("register_ok.xml", remote=switch.sip_address, local_port=port, timeout_s=15)
+        SippOptions(
+            "register_ok.xml", remote=switch.sip_address, local_port=port, calls=1, timeout_s=15
+        )
     )
     assert phone.ok, phone.describe()
     rows = switch.wait_for_rows(AOR_1002)
@@ -37,7 +39,9 @@ def test_sipp_registers_with_digest(switch: SwitchProcess, sipp: SippRunner) -> 
 
 
 def test_sipp_with_a_wrong_password_is_refused(switch: SwitchProcess, sipp: SippRunner) -> None:
-    phone = sipp.run(SippOptions("register_bad.xml", remote=switch.sip_address, timeout_s=15))
+    phone = sipp.run(
+        SippOptions("register_bad.xml", remote=switch.sip_address, calls=1, timeout_s=15)
+    )
     assert phone.ok, phone.describe()  # the scenario expects 401 or 403 at the end
     assert switch.query(AOR_1002) == []
 
