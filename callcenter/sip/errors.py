@@ -7,9 +7,11 @@
     ├── SipParseError           a whole message is unacceptable; carries the status to answer with
     └── TransactionError        a transaction was used in a way its state machine forbids
 
-Errors raised by the parser carry ``status_code`` (400, 413, 416, 505, ...) so the transport can
+Errors raised by the parser carry ``status_code`` (400, 501, 505, 513, ...) so the transport can
 answer a request without knowing why it failed; ``partial`` holds the part of a request that could
-be read, enough to build that response (Via, From, To, Call-ID, CSeq), or ``None``.
+be read, enough to build that response with ``make_response`` (its top Via always parses; From,
+To, Call-ID and CSeq are copied as they came, when present), or ``None`` when nothing may be
+answered: a response, an ACK, or a request whose top Via (where the answer goes) is unreadable.
 """
 
 from __future__ import annotations

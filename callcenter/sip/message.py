@@ -1,8 +1,10 @@
 """SIP requests and responses (RFC 3261 §7) with an ordered, case-insensitive header list.
 
-Headers are kept as written (name canonicalised, value raw) and parsed into typed values only
-when asked for, so a proxy path that reads Via, CSeq and Call-ID never parses a Contact.
-``bytes(message)`` serializes it, recomputing ``Content-Length`` from the body.
+Headers are kept as written (name canonicalised, value raw, folding undone) and parsed into
+typed values when asked for; the values are cached until a header changes. A message from
+:func:`~callcenter.sip.parser.parse_message` has already had Via, From, To, CSeq, Contact, Route
+and Record-Route parsed once, so those accessors cannot raise on it. ``bytes(message)``
+serializes it, recomputing ``Content-Length`` from the body and writing it last.
 """
 
 from __future__ import annotations
@@ -196,7 +198,10 @@ class Message:
         value = self.headers._first("via")
         if value is None:
             raise SipSyntaxError("missing Via")
-        return Via.parse(split_list(value)[0])
+        first = split_list(value)
+        if not first:
+            raise SipSyntaxError("empty Via")
+        return Via.parse(first[0])
 
     @property
     def from_(self) -> Address:
@@ -226,18 +231,28 @@ class Message:
 
     @property
     def contacts(self) -> list[Address]:
-        return list(self._cached("contact", lambda: self._addresses("Contact")))
+        return list(self._address_list("contact"))
 
     @property
     def record_routes(self) -> list[Address]:
-        return list(self._cached("record-route", lambda: self._addresses("Record-Route")))
+        return list(self._address_list("record-route"))
 
     @property
     def routes(self) -> list[Address]:
-        return list(self._cached("route", lambda: self._addresses("Route")))
+        return list(self._address_list("route"))
 
-    def _addresses(self, name: str) -> list[Address]:
-        return [Address.parse(v) for v in self.headers.values(name)]
+    def _address_list(self, key: str) -> list[Address]:
+        """Every address of the list header *key* (lower-case), parsed once and cached."""
+        cache = self.headers._cache
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = [
+                Address.parse(item)
+                for k, _, line in self.headers._items
+                if k == key
+                for item in split_list(line)
+            ]
+        return value  # type: ignore[return-value]
 
     @property
     def content_type(self) -> str | None:

@@ -55,9 +55,8 @@ _LINE_NAMES: dict[str, tuple[str, str]] = {}
 _LINE_NAMES_MAX = 4096
 _DIGITS = re.compile(r"[0-9]+\Z")
 _SINGLE = frozenset({"call-id", "cseq", "from", "to", "content-length", "max-forwards"})
-_MANDATORY = ("via", "from", "to", "call-id", "cseq")
-_WATCHED = _SINGLE | {"via", "contact", "route", "record-route"}
-_ADDRESS_LISTS = (("contact", "contacts"), ("route", "routes"), ("record-route", "record_routes"))
+_MANDATORY = frozenset({"via", "from", "to", "call-id", "cseq"})
+_ADDRESS_LISTS = ("contact", "route", "record-route")
 # Methods whose CSeq mismatch earns 400; for any other method the element cannot know the
 # method anyway, and RFC 4475 §3.1.2.18 prefers 501.
 _KNOWN_METHODS = frozenset(
@@ -173,11 +172,13 @@ def _parse_header_block(block: str, crlf: int, limits: Limits) -> Headers:
     lines = block.split("\r\n")
     if len(lines) != crlf:
         raise SipParseError("bare CR or LF in message head")
+    # Floods and oversized lines are refused, but still answered 400 when the headers a
+    # response needs can be read (see _partial_after_bad_line).
     if len(lines) > limits.max_headers:
-        raise SipParseError("Too Many Headers")
+        raise _BadLine("Too Many Headers")
     max_line = limits.max_header_line
     if len(block) > max_line and any(len(line) > max_line for line in lines):
-        raise SipParseError("Header Line Too Long")
+        raise _BadLine("Header Line Too Long")
     items: list[tuple[str, str, str]] = []
     append = items.append
     get = _LINE_NAMES.get
@@ -188,6 +189,9 @@ def _parse_header_block(block: str, crlf: int, limits: Limits) -> Headers:
             entry = _line_name(name, colon)
         append((entry[0], entry[1], value.strip(" \t")))
     return Headers._from_canonical(items)
+
+
+_RESPONSE_HEADERS = frozenset({"via", "from", "to", "call-id", "cseq"})
 
 
 class _BadLine(SipParseError):
@@ -208,13 +212,16 @@ def _line_name(name: str, colon: str) -> tuple[str, str]:
 
 
 def _partial_after_bad_line(start_line: str, block: str) -> Request | None:
-    """The partial request built from the header lines that do read well."""
+    """The partial request built from the header lines that do read well, keeping only the
+    ones a response copies (RFC 3261 §8.2.6.2), so a flood costs one pass and no more."""
     items: list[tuple[str, str, str]] = []
     for line in _FOLD.sub(" ", block).split("\r\n"):
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
         if colon and _TOKEN.match(name):
-            items.append((*name_entry(name), value.strip(" \t")))
+            entry = name_entry(name)
+            if entry[0] in _RESPONSE_HEADERS:
+                items.append((*entry, value.strip(" \t")))
     return _partial(start_line.partition(" ")[0], Headers._from_canonical(items))
 
 
@@ -294,16 +301,16 @@ def _frame_body(message: Request | Response, body: bytes, datagram: bool) -> byt
 
 def _validate(message: Request | Response) -> None:
     """Check what every later layer relies on, so their accessors cannot fail afterwards."""
-    seen: dict[str, str] = {}
-    for key, _, value in message.headers._items:
-        if key in _WATCHED:
-            if key not in seen:
-                seen[key] = value
-            elif key in _SINGLE:
+    headers = message.headers
+    keys = [item[0] for item in headers._items]
+    present = set(keys)
+    if len(present) != len(keys):
+        for key in _SINGLE & present:
+            if keys.count(key) > 1:
                 raise _error(message, f"more than one {key} header")
-    for key in _MANDATORY:
-        if key not in seen:
-            raise _error(message, f"missing {key} header")
+    if not _MANDATORY.issubset(present):
+        missing = sorted(_MANDATORY - present)
+        raise _error(message, f"missing {', '.join(missing)} header")
     try:
         message.top_via  # noqa: B018
     except SipSyntaxError as exc:
@@ -315,18 +322,18 @@ def _validate(message: Request | Response) -> None:
             raise _error(message, "CSeq method does not match", 400 if known else 501)
         if message.top_via.protocol != SIP_2_0:
             raise _error(message, "Via protocol is not SIP/2.0")
-        if not CALL_ID_RE.match(seen["call-id"]):
+        if not CALL_ID_RE.match(headers._first("call-id") or ""):
             raise _error(message, "bad Call-ID")
         if message.from_.wildcard or message.to.wildcard:
             raise _error(message, "'*' in From or To")
-        max_forwards = seen.get("max-forwards")
+        max_forwards = headers._first("max-forwards") if "max-forwards" in present else None
         if max_forwards is not None and not (
             len(max_forwards) <= 10 and _DIGITS.match(max_forwards) and int(max_forwards) <= 255
         ):
             raise _error(message, "bad Max-Forwards")
-        for key, attribute in _ADDRESS_LISTS:
-            if key in seen:
-                getattr(message, attribute)
+        for key in _ADDRESS_LISTS:
+            if key in present:
+                message._address_list(key)
     except SipSyntaxError as exc:
         raise _error(message, str(exc)) from None
 

@@ -48,7 +48,6 @@ _SIP_URI_BODY = (
     rf"(?:\?({_HCHAR}++={_HCHAR}*+(?:&{_HCHAR}++={_HCHAR}*+)*+))?"
 )
 _SIP_URI = re.compile(_SIP_URI_BODY + r"\Z")
-_URI_PARAM = re.compile(rf";({_PARAMCHAR}+)(?:(=)({_PARAMCHAR}+))?")
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):")
 # Other URIs are kept opaque but must stay inside the RFC 2396 "uric" set (plus IPv6 brackets).
 _OPAQUE_RE = re.compile(r"[A-Za-z0-9\-_.!~*'();/?:@&=+$,\[\]%#]+\Z")
@@ -60,7 +59,7 @@ _USER_PLAIN = frozenset(string.ascii_letters + string.digits + "-_.!~*'()&=+$,;?
 # lwsdisp case of RFC 4475 §3.1.1.6 (no LWS before "<") is accepted.
 _TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 _DISPLAY = (
-    r'[ \t]*+(?:"((?:[^"\\]|\\.)*+)"'
+    r'[ \t]*+(?:"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
     rf"|((?:[{_TOKEN_CHARS}]++(?:[ \t]++[{_TOKEN_CHARS}]++)*+)?))"
 )
 _NAME_ADDR = re.compile(_DISPLAY + r"[ \t]*+<([^<>]*+)>", re.DOTALL)
@@ -116,11 +115,10 @@ class SipURI:
             if port > 65535:
                 raise SipSyntaxError(f"bad port {port_text!r} in URI")
         params: dict[str, str | None] = {}
-        if params_text:
-            params = {
-                name.lower(): value if eq else None
-                for name, eq, value in _URI_PARAM.findall(params_text)
-            }
+        if params_text:  # already checked: ";name" or ";name=value", with no "=" in either
+            for part in params_text[1:].split(";"):
+                name, eq, value = part.partition("=")
+                params[name.lower()] = value if eq else None
         return cls(host, user, password, port, scheme, params, headers)
 
     def __str__(self) -> str:
