@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from callcenter.sip.dialog import Dialog
+from callcenter.sip.dialog import Dialog, record_route_headers
 from callcenter.sip.errors import SipSyntaxError
 from callcenter.sip.message import Request, Response, make_response
 from callcenter.sip.reliable import ReliableProvisionalSender
@@ -72,7 +72,8 @@ class InDialogRelay:
         a = call.a
         if a is None or a.server_tx is None or a.state is LegState.ENDED:
             return
-        extra = [("Contact", a.local_contact)]
+        # RFC 3261 §12.1.1: a dialog-creating response carries the request's Record-Route
+        extra = [*record_route_headers(a.invite), ("Contact", a.local_contact)]
         if body:
             extra.append(("Content-Type", "application/sdp"))
         a.state = LegState.EARLY
@@ -152,6 +153,7 @@ class InDialogRelay:
             a.held_answer = body  # RFC 3262 §3: no 2xx while a reliable 1xx awaits its PRACK
             return
         extra = [
+            *record_route_headers(a.invite),
             ("Contact", a.local_contact),
             ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK"),
             ("Supported", "100rel, replaces"),

@@ -139,3 +139,23 @@ def test_two_calls_at_once_keep_apart() -> None:
     first.bye()
     w.assert_idle()
     assert sorted(c.callee for c in w.cdrs) == ["95550001", "95550002"]
+
+
+def test_record_route_of_a_proxy_in_front_is_honoured() -> None:
+    """RFC 3261 §12.1.1: with a proxy (e.g. a load balancer) record-routing in front of the
+    switch, the caller's 180/200 carry its Record-Route and the switch's BYE is routed to it."""
+    w = World()
+    pstn = w.trunk("pstn", PSTN)
+    carrier = w.trunk("carrier", CARRIER, answers(after=1.0))
+    route = f"<sip:{PSTN.host}:{PSTN.port};lr>"
+    call = pstn.call("95551234", extra=[("Record-Route", route)])
+    assert w.net.run_until(lambda: call.state == "confirmed", 5)
+    ringing, ok = call.responses[1], call.responses[2]
+    assert ringing.headers.get_all("Record-Route") == [route]
+    assert ok.headers.get_all("Record-Route") == [route]
+    callee = carrier.incoming[0]
+    assert w.net.run_until(lambda: bool(callee.acks), 1)
+    callee.bye()
+    assert w.net.run_until(lambda: any(r.method == "BYE" for r in call.requests), 2)
+    bye = next(r for r in call.requests if r.method == "BYE")
+    assert bye.headers.get_all("Route") == [route]
