@@ -156,6 +156,12 @@ class Message:
     # -- typed accessors: Via, From, To, CSeq, Contact, Route and Record-Route are parsed once
     # and cached until a header changes; the returned objects are shared, so copy them
     # before changing them (the lists are fresh each time). --
+    def release_cache(self) -> None:
+        """Drop the parsed header values cached on this message (they are parsed again if
+        read). Long-lived messages (a completed transaction's, a call's INVITE) hold far fewer
+        objects that way, which keeps garbage-collection passes short."""
+        self.headers._cache.clear()
+
     def _cached(self, key: str, build: Callable[[], _T]) -> _T:
         cache = self.headers._cache
         value = cache.get(key)

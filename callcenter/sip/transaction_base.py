@@ -203,6 +203,9 @@ class TransactionCore:
         return out
 
 
+_SETTLED = frozenset({S.COMPLETED, S.CONFIRMED, S.ACCEPTED, S.TERMINATED})
+
+
 class Transaction:
     """A transaction: the request, its last response, state, and the TU's own context.
 
@@ -275,8 +278,13 @@ class Transaction:
                     f"{self.role} transaction in state {self.state.value} cannot take {inp.value}"
                 )
             return False
-        self.state = entry[0]
+        state = self.state = entry[0]
         entry[1](self, message, now)
+        if state in _SETTLED:
+            # Only retransmissions are handled from here on: drop the parsed header values.
+            self.request.release_cache()
+            if self.last_response is not None:
+                self.last_response.release_cache()
         return True
 
     # -- actions common to every machine --

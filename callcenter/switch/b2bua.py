@@ -479,6 +479,7 @@ class B2BUA:
         call.ended_at = now
         self.stop_no_answer_timer(call)
         for leg in call.legs:
+            leg.invite.release_cache()  # it may linger in transactions: keep it small
             if leg.state is not LegState.ENDED and leg.dialog is None:
                 leg.state = LegState.ENDED
             call_id = leg.dialog.call_id if leg.dialog is not None else leg.invite.call_id

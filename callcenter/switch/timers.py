@@ -14,6 +14,10 @@ from collections.abc import Callable
 __all__ = ["TimerHandle", "TimerHeap"]
 
 
+def _noop(now: float) -> None:
+    return None
+
+
 class TimerHandle:
     __slots__ = ("callback", "cancelled", "deadline")
 
@@ -23,7 +27,10 @@ class TimerHandle:
         self.cancelled = False
 
     def cancel(self) -> None:
+        """Cancel; the callback (and whatever its closure holds) is released at once, not
+        when the entry reaches the top of the heap."""
         self.cancelled = True
+        self.callback = _noop
 
 
 class TimerHeap:
