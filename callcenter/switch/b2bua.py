@@ -390,6 +390,9 @@ class B2BUA:
             self.out.on_invite_response(owner, response, now)
         elif isinstance(owner, TrunkRegistration):
             owner.on_response(tx, response, now)
+        elif isinstance(owner, EndedLeg):
+            if 200 <= response.status_code < 300 and owner.last_ack is not None:
+                self.txl.send_stateless(owner.last_ack, owner.endpoint)  # lost ACK: again
         else:
             self.relay.on_response(tx, response, now)
 
@@ -486,6 +489,8 @@ class B2BUA:
             self.dialogs.pop((call_id, leg.local_tag), None)
         for leg in call.forks:
             self.callee_call_ids.pop(leg.invite.call_id, None)
+        for leg in call.legs:
+            _detach(leg)
         self.calls.pop(call.id, None)
         self.sdp.release(call)
         try:
@@ -503,6 +508,34 @@ class B2BUA:
             else:
                 call.hangup_by = "system"
                 self.abandon(call, 503, "Shutting Down", Disposition.FAILED, now)
+
+
+@dataclass(frozen=True, slots=True)
+class EndedLeg:
+    """What a settled INVITE transaction still needs once its call has ended: the ACK to
+    re-send if the 2xx is retransmitted. It replaces the leg as the transaction's ``tu_data``
+    so the call's objects are not kept alive for the transaction's remaining 32 s."""
+
+    last_ack: Request | None
+    endpoint: Endpoint
+
+
+_SETTLED = frozenset(
+    {
+        TransactionState.COMPLETED,
+        TransactionState.CONFIRMED,
+        TransactionState.ACCEPTED,
+        TransactionState.TERMINATED,
+    }
+)
+
+
+def _detach(leg: Leg) -> None:
+    ended: EndedLeg | None = None
+    for tx in (leg.server_tx, leg.client_tx):
+        if tx is not None and tx.tu_data is leg and tx.state in _SETTLED:
+            ended = ended or EndedLeg(leg.last_ack, leg.endpoint)
+            tx.tu_data = ended
 
 
 def _dialed_number(request: Request) -> str | None:
