@@ -220,7 +220,7 @@ class Softswitch:
             end_time=end,
             duration_s=end - call.created_at,
             billsec_s=billsec,
-            disposition=CdrDisposition(call.disposition.value if call.disposition else "failed"),
+            disposition=call.disposition or CdrDisposition.FAILED,
             sip_code=call.sip_code,
             sip_reason=call.sip_reason,
             caller_display=call.caller_display,

@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from callcenter.store.records import Disposition  # the CDR's vocabulary, shared
+
 if TYPE_CHECKING:
     from callcenter.sip.dialog import Dialog
     from callcenter.sip.message import Request
@@ -52,15 +54,6 @@ class CallState(enum.Enum):
     RINGING = "ringing"
     ANSWERED = "answered"
     ENDED = "ended"
-
-
-class Disposition(enum.Enum):
-    ANSWERED = "answered"
-    NO_ANSWER = "no_answer"
-    BUSY = "busy"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
 
 
 @dataclass(eq=False, slots=True)
