@@ -6,9 +6,21 @@ extension; the SIPp callee listens on trunk ``uas``'s port, where ``^(2\\d{3})$`
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
-from callcenter.testing import LOOPBACK, SippOptions, SippRunner, SwitchProcess, free_port
+import pytest
+from conftest import StartSwitch
+
+from callcenter.testing import (
+    LOOPBACK,
+    SippOptions,
+    SippRunner,
+    SwitchProcess,
+    free_port,
+    route,
+    switch_config,
+    trunk,
+)
 
 pytestmark = [pytest.mark.interop, pytest.mark.integration]
 
@@ -107,3 +119,28 @@ def test_registered_extension_calls_out_through_the_trunk(
     rows = switch.wait_for_rows(CDRS)
     assert [row["disposition"] for row in rows] == ["answered"]
     assert "1002" in rows[0]["caller"]
+
+
+def test_call_over_tcp_on_both_legs(
+    start_switch: StartSwitch, sipp: SippRunner, uac_port: int, uas_port: int
+) -> None:
+    """SIPp over TCP (-t t1) on both sides: the switch accepts the caller's connection,
+    answers on it, and opens its own connection to the TCP trunk."""
+    switch = start_switch(
+        switch_config(
+            trunks=[
+                trunk("uac", uac_port, transport="tcp", match_source_port=False),
+                trunk("uas", uas_port, transport="tcp"),
+            ],
+            routes=[route(r"^(2\d{3})$", "uas")],
+        )
+    )
+    over_tcp = {"transport": "t1"}
+    with sipp.start(replace(callee("uas_answer.xml", uas_port), **over_tcp)) as uas:
+        calling = sipp.run(replace(caller(switch, "uac_call.xml", uac_port, "2000"), **over_tcp))
+        called = uas.wait(timeout=20)
+    assert calling.ok, calling.describe()
+    assert called.ok, called.describe()
+    rows = switch.wait_for_rows(CDRS)
+    assert [r["disposition"] for r in rows] == ["answered"]
+    assert rows[0]["trunk"] == "uas"
