@@ -279,19 +279,13 @@ class Message:
         """Option tags of Supported / Require / Proxy-Require, lower-cased."""
         return {t.lower() for t in self.headers.values(name)}
 
-    # -- serialization --
-    def _start_line(self) -> str:
-        raise NotImplementedError
-
-    def __bytes__(self) -> bytes:
+    # -- serialization: ``bytes(message)`` (Request and Response give the start line) --
+    def _serialize(self, start_line: str) -> bytes:
         body = self.body
-        out = [self._start_line()]
+        out = [start_line]
         out += [f"{n}: {v}" for k, n, v in self.headers._items if k != "content-length"]
         out.append(f"Content-Length: {len(body)}\r\n\r\n")
         return "\r\n".join(out).encode() + body
-
-    def serialize(self) -> bytes:
-        return bytes(self)
 
 
 class Request(Message):
@@ -310,8 +304,10 @@ class Request(Message):
         self.method = method
         self.uri: URI = parse_uri(uri) if isinstance(uri, str) else uri
 
-    def _start_line(self) -> str:
-        return f"{self.method} {self.uri} {SIP_VERSION}"
+    def __bytes__(self) -> bytes:
+        return self._serialize(f"{self.method} {self.uri} {SIP_VERSION}")
+
+    serialize = __bytes__
 
     @property
     def sip_uri(self) -> SipURI:
@@ -343,8 +339,10 @@ class Response(Message):
         self.status_code = status_code
         self.reason = reason if reason is not None else reason_phrase(status_code)
 
-    def _start_line(self) -> str:
-        return f"{SIP_VERSION} {self.status_code} {self.reason}"
+    def __bytes__(self) -> bytes:
+        return self._serialize(f"{SIP_VERSION} {self.status_code} {self.reason}")
+
+    serialize = __bytes__
 
     @property
     def is_provisional(self) -> bool:

@@ -66,7 +66,24 @@ def parse_rack(value: str | None) -> tuple[int, int, str] | None:
     return int(parts[0]), int(parts[1]), parts[2]
 
 
-class ReliableProvisionalSender:
+class _Retransmitting:
+    """What both retransmitters share: an output queue and one deadline."""
+
+    __slots__ = ("_deadline", "_out")
+
+    _deadline: float | None
+    _out: list[Response]
+
+    def responses_to_send(self) -> list[Response]:
+        out = self._out
+        self._out = []
+        return out
+
+    def get_timer(self) -> float | None:
+        return self._deadline
+
+
+class ReliableProvisionalSender(_Retransmitting):
     """The UAS side of RFC 3262 for one INVITE server transaction.
 
     ``send(response, now)`` takes a 101-199 response and makes it reliable (adds ``Require:
@@ -75,11 +92,9 @@ class ReliableProvisionalSender:
     """
 
     __slots__ = (
-        "_deadline",
         "_give_up_at",
         "_interval",
         "_next_rseq",
-        "_out",
         "_queue",
         "_rseq",
         "_t1",
@@ -156,14 +171,6 @@ class ReliableProvisionalSender:
         self._queue.clear()
         self._deadline = None
 
-    def responses_to_send(self) -> list[Response]:
-        out = self._out
-        self._out = []
-        return out
-
-    def get_timer(self) -> float | None:
-        return self._deadline
-
     def handle_timer(self, now: float) -> list[PrackTimeout]:
         deadline = self._deadline
         outstanding = self.unacknowledged
@@ -234,7 +241,7 @@ class PrackState:
         return dialog.create_request("PRACK", via=via, headers=[*rack, *headers], body=body)
 
 
-class Uas2xxRetransmitter:
+class Uas2xxRetransmitter(_Retransmitting):
     """Retransmits a 2xx to an INVITE until its ACK (RFC 3261 §13.3.1.4).
 
     Build it when the 2xx is first sent (at *now*): retransmissions follow at T1, then
@@ -242,7 +249,7 @@ class Uas2xxRetransmitter:
     :class:`~callcenter.sip.events.AckTimeout` and the object is done.
     """
 
-    __slots__ = ("_deadline", "_give_up_at", "_interval", "_out", "_t2", "response")
+    __slots__ = ("_give_up_at", "_interval", "_t2", "response")
 
     def __init__(
         self, response: Response, now: float, timers: TimerConfig = DEFAULT_TIMERS
@@ -268,14 +275,6 @@ class Uas2xxRetransmitter:
 
     def stop(self) -> None:
         self._deadline = None
-
-    def responses_to_send(self) -> list[Response]:
-        out = self._out
-        self._out = []
-        return out
-
-    def get_timer(self) -> float | None:
-        return self._deadline
 
     def handle_timer(self, now: float) -> list[AckTimeout]:
         deadline = self._deadline

@@ -14,7 +14,7 @@ before). Sending a CANCEL re-arms timer B on the INVITE: if no final response ar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from callcenter.sip.errors import TransactionError
 from callcenter.sip.events import ResponseReceived
@@ -105,8 +105,20 @@ class ClientTransaction(Transaction):
     def branch(self) -> str:
         return str(self.key[0])
 
+    # The machine's first retransmission timer and its timeout timer, with the name of
+    # each one's duration in TransportTimers: A/B for INVITE, E/F otherwise (§17.1).
+    RETRANSMIT_TIMER: ClassVar[tuple[Input, str]]
+    TIMEOUT_TIMER: ClassVar[tuple[Input, str]]
+
     def _start(self, now: float) -> None:
-        raise NotImplementedError
+        self._send_request()
+        timer, name = self.RETRANSMIT_TIMER
+        interval: float | None = getattr(self._tt, name)
+        if interval is not None:  # None on reliable transports
+            self._interval = interval
+            self._arm(timer, interval, now)
+        timer, name = self.TIMEOUT_TIMER
+        self._arm(timer, getattr(self._tt, name), now)
 
     def _receive(self, response: Response, now: float) -> None:
         code = response.status_code
@@ -124,6 +136,9 @@ class ClientTransaction(Transaction):
 
 class ClientInviteTransaction(ClientTransaction):
     """RFC 3261 Figure 5 with RFC 6026's Accepted state."""
+
+    RETRANSMIT_TIMER = (I.TIMER_A, "a")
+    TIMEOUT_TIMER = (I.TIMER_B, "b")
 
     __slots__ = ("_ack_wire", "cancel_pending", "cancel_reason", "cancel_transaction")
 
@@ -151,14 +166,6 @@ class ClientInviteTransaction(ClientTransaction):
         self.cancel_pending = False
         self.cancel_reason: str | None = None
         self.cancel_transaction: ClientTransaction | None = None
-
-    def _start(self, now: float) -> None:
-        self._send_request()
-        tt = self._tt
-        if tt.a is not None:
-            self._interval = tt.a
-            self._arm(I.TIMER_A, tt.a, now)
-        self._arm(I.TIMER_B, tt.b, now)
 
     def _retransmit(self, message: Request | Response | None, now: float) -> None:
         self._send_request()
@@ -226,6 +233,9 @@ class ClientInviteTransaction(ClientTransaction):
 class ClientNonInviteTransaction(ClientTransaction):
     """RFC 3261 Figure 6."""
 
+    RETRANSMIT_TIMER = (I.TIMER_E, "e")
+    TIMEOUT_TIMER = (I.TIMER_F, "f")
+
     __slots__ = ()
 
     TRANSITIONS = {
@@ -246,14 +256,6 @@ class ClientNonInviteTransaction(ClientTransaction):
         self, core: TransactionCore, request: Request, key: tuple[str, str], destination: Endpoint
     ) -> None:
         super().__init__(core, request, key, destination, S.TRYING)
-
-    def _start(self, now: float) -> None:
-        self._send_request()
-        tt = self._tt
-        if tt.e is not None:
-            self._interval = tt.e
-            self._arm(I.TIMER_E, tt.e, now)
-        self._arm(I.TIMER_F, tt.f, now)
 
     def _retransmit(self, message: Request | Response | None, now: float) -> None:
         self._send_request()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from callcenter.sip.dialog import Dialog, record_route_headers
 from callcenter.sip.errors import SipSyntaxError
 from callcenter.sip.message import Request, Response, make_response
-from callcenter.sip.reliable import ReliableProvisionalSender
+from callcenter.sip.reliable import ReliableProvisionalSender, Uas2xxRetransmitter
 from callcenter.sip.timers import TimerConfig
 from callcenter.sip.transaction import ClientTransaction, Endpoint, ServerTransaction
 from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState
@@ -50,10 +50,10 @@ class Relayed:
 
 @dataclass(eq=False, slots=True)
 class Pending2xx:
-    response: Response
+    """A 2xx the switch sent on a leg, retransmitted until its ACK."""
+
+    retransmitter: Uas2xxRetransmitter
     destination: Endpoint
-    interval: float
-    give_up_at: float
     handle: TimerHandle | None = None
     relayed_ack_to: Leg | None = field(default=None)
 
@@ -175,26 +175,29 @@ class InDialogRelay:
     ) -> Pending2xx:
         """Retransmit *response* until its ACK, over any transport: the ACK is end to end,
         and hops beyond a reliable first one may be UDP (RFC 3261 §13.3.1.4)."""
-        pending = Pending2xx(response, tx.response_destination, self.t.t1, now + 64 * self.t.t1)
+        pending = Pending2xx(Uas2xxRetransmitter(response, now, self.t), tx.response_destination)
         leg.pending_2xx = pending
-        self._schedule_2xx(leg, pending, now)
+        self._schedule_2xx(leg, pending)
         return pending
 
-    def _schedule_2xx(self, leg: Leg, pending: Pending2xx, now: float) -> None:
-        at = min(now + pending.interval, pending.give_up_at)
-        pending.handle = self.b.timers.schedule(at, lambda t: self._on_2xx_timer(leg, pending, t))
+    def _schedule_2xx(self, leg: Leg, pending: Pending2xx) -> None:
+        at = pending.retransmitter.get_timer()
+        if at is not None:
+            pending.handle = self.b.timers.schedule(
+                at, lambda t: self._on_2xx_timer(leg, pending, t)
+            )
 
     def _on_2xx_timer(self, leg: Leg, pending: Pending2xx, now: float) -> None:
         if leg.pending_2xx is not pending:
             return
-        if now >= pending.give_up_at:
+        if pending.retransmitter.handle_timer(now):  # 64*T1 without an ACK
             leg.pending_2xx = None
             log.info("no ACK for 2xx on call %s: releasing", leg.call.id)
             self.hangup(leg.call, now, by="system")
             return
-        self.b.txl.send_stateless(pending.response, pending.destination)
-        pending.interval = min(pending.interval * 2, self.t.t2)
-        self._schedule_2xx(leg, pending, now)
+        for response in pending.retransmitter.responses_to_send():
+            self.b.txl.send_stateless(response, pending.destination)
+        self._schedule_2xx(leg, pending)
 
     def on_ack(self, ack: Request, now: float) -> None:
         try:

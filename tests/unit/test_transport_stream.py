@@ -6,32 +6,16 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-import uvloop
+from transport_helpers import WAIT, Errors, Inbox, Runner, requires_ipv6_loopback
 
 from callcenter.sip.tlscert import client_context, ensure_dev_certificate, server_context
 from callcenter.sip.transport import ConnectionLimitError, Endpoint, SipTransports
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-Runner = Callable[[Coroutine[Any, Any, T]], T]
-WAIT = 5.0
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Iterator[Runner[Any]]:
-    factory = uvloop.new_event_loop if request.param == "uvloop" else None
-
-    def runner(coro: Coroutine[Any, Any, T]) -> T:
-        with asyncio.Runner(loop_factory=factory) as r:
-            return r.run(asyncio.wait_for(coro, 30))
-
-    yield runner
 
 
 @pytest.fixture(scope="module")
@@ -46,40 +30,6 @@ def sip(tag: str, body: bytes = b"") -> bytes:
         "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n"
         f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[bytes, Endpoint]] = []
-        self._event = asyncio.Event()
-
-    def __call__(self, batch: list[tuple[bytes, Endpoint]]) -> None:
-        self.messages.extend(batch)
-        self._event.set()
-
-    async def wait(self, count: int) -> list[tuple[bytes, Endpoint]]:
-        async with asyncio.timeout(WAIT):
-            while len(self.messages) < count:
-                self._event.clear()
-                await self._event.wait()
-        return self.messages
-
-
-class Errors:
-    def __init__(self) -> None:
-        self.seen: list[tuple[Endpoint, Exception]] = []
-        self._event = asyncio.Event()
-
-    def __call__(self, destination: Endpoint, error: Exception) -> None:
-        self.seen.append((destination, error))
-        self._event.set()
-
-    async def wait(self, count: int) -> list[tuple[Endpoint, Exception]]:
-        async with asyncio.timeout(WAIT):
-            while len(self.seen) < count:
-                self._event.clear()
-                await self._event.wait()
-        return self.seen
 
 
 @contextlib.asynccontextmanager
@@ -378,16 +328,7 @@ def test_close_with_open_connections_releases_everything(run: Runner[None]) -> N
     run(main())
 
 
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+@requires_ipv6_loopback
 def test_a_response_to_a_non_canonical_address_reuses_the_connection(run: Runner[None]) -> None:
     async def main() -> None:
         inbox_a, inbox_b = Inbox(), Inbox()

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import uvloop
+from transport_helpers import Errors, Inbox, Runner, requires_ipv6_loopback
 
 from callcenter.sip.transport import Endpoint, SipTransports, TransportError, TransportStats
 from callcenter.sip.transport_udp import UdpSocket, bind_udp_socket
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-Runner = Callable[[Coroutine[Any, Any, T]], T]
-WAIT = 5.0
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Iterator[Runner[Any]]:
-    factory = uvloop.new_event_loop if request.param == "uvloop" else None
-
-    def runner(coro: Coroutine[Any, Any, T]) -> T:
-        with asyncio.Runner(loop_factory=factory) as r:
-            return r.run(asyncio.wait_for(coro, 20))
-
-    yield runner
 
 
 def sip(tag: str, size: int = 0) -> bytes:
@@ -39,44 +23,6 @@ def sip(tag: str, size: int = 0) -> bytes:
         "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n"
         f"Call-ID: {tag}\r\nCSeq: 1 OPTIONS\r\nContent-Length: {size}\r\n\r\n"
     ).encode() + body
-
-
-class Inbox:
-    """An ``on_messages`` callback that records batches and lets a test wait for them."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[tuple[bytes, Endpoint]]] = []
-        self.messages: list[tuple[bytes, Endpoint]] = []
-        self._event = asyncio.Event()
-
-    def __call__(self, batch: list[tuple[bytes, Endpoint]]) -> None:
-        self.batches.append(batch)
-        self.messages.extend(batch)
-        self._event.set()
-
-    async def wait(self, count: int) -> list[tuple[bytes, Endpoint]]:
-        async with asyncio.timeout(WAIT):
-            while len(self.messages) < count:
-                self._event.clear()
-                await self._event.wait()
-        return self.messages
-
-
-class Errors:
-    def __init__(self) -> None:
-        self.seen: list[tuple[Endpoint, Exception]] = []
-        self._event = asyncio.Event()
-
-    def __call__(self, destination: Endpoint, error: Exception) -> None:
-        self.seen.append((destination, error))
-        self._event.set()
-
-    async def wait(self, count: int) -> list[tuple[Endpoint, Exception]]:
-        async with asyncio.timeout(WAIT):
-            while len(self.seen) < count:
-                self._event.clear()
-                await self._event.wait()
-        return self.seen
 
 
 def raw_udp() -> socket.socket:
@@ -258,16 +204,7 @@ def test_bind_udp_socket_closes_the_socket_when_bind_fails() -> None:
         bind_udp_socket(socket.AF_INET, taken.getsockname())
 
 
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+@requires_ipv6_loopback
 def test_ipv6_round_trip_with_a_non_canonical_destination(run: Runner[None]) -> None:
     async def main() -> None:
         inbox_a, inbox_b = Inbox(), Inbox()
