@@ -304,14 +304,13 @@ class OutboundRequests:
         if response.status_code // 100 != 2:
             return
         try:
-            leg = self.b.callee_call_ids.get(response.call_id)
+            call_id = response.call_id
+            # a response to our request: our tag is the From tag (the dialog table's key)
+            leg = self.b.callee_call_ids.get(call_id) or self.b.dialogs.get(
+                (call_id, response.from_.tag or "")
+            )
         except SipSyntaxError:
             return
-        if leg is None:
-            for candidate in self.b.dialogs.values():
-                if candidate.dialog is not None and candidate.dialog.call_id == response.call_id:
-                    leg = candidate
-                    break
         if leg is not None:
             self.b.relay.resend_ack(leg)
 
