@@ -42,13 +42,16 @@ from callcenter.sip.transport import SipTransports
 from callcenter.store import CdrRecord, RegistrationRow, Store
 from callcenter.store.records import CallDirection, HangupBy
 from callcenter.store.records import Disposition as CdrDisposition
+from callcenter.switch.anchor import MediaAnchor
 from callcenter.switch.authgate import AuthGate
 from callcenter.switch.b2bua import B2BUA, SwitchSettings, TrunkPeer
 from callcenter.switch.call import Call
+from callcenter.switch.media import MediaPlane, media_policy, start_media_plane
 from callcenter.switch.registrar import Binding, LocationService, RegistrarPolicy
 from callcenter.switch.routing import Dialplan, Route
 from callcenter.switch.service import SwitchPump
 from callcenter.switch.trunkreg import TrunkRegistration
+from media.events import DtmfReceived, MediaEvent
 
 __all__ = ["Softswitch", "SwitchAddresses", "run_switch"]
 
@@ -80,6 +83,9 @@ class Softswitch:
         self.pump: SwitchPump | None = None
         self.addresses = SwitchAddresses(None, None, None)
         self.trunk_registrations: list[TrunkRegistration] = []
+        self.media: MediaPlane | None = None
+        self.anchor: MediaAnchor | None = None
+        self._media_subscribers: list[Callable[[MediaEvent], None]] = []
         self._stopped = asyncio.Event()
         self._stopping = False
 
@@ -109,9 +115,12 @@ class Softswitch:
             _lockout(config),
             self._ha1_lookup(config),
         )
+        self.media = start_media_plane(config, self._on_media_events)
+        self.anchor = MediaAnchor(self.media, media_policy(config))
         self.b2bua = B2BUA(
             self.txl,
             _settings(config),
+            sdp=self.anchor,
             location=location,
             dialplan=_dialplan(config),
             auth=auth,
@@ -294,12 +303,31 @@ class Softswitch:
             self.pump.close()
         if self.transports is not None:
             await self.transports.close()
+        if self.media is not None:
+            self.media.stop()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    # ---------------------------------------------------------------- media events
+    def subscribe_media(self, callback: Callable[[MediaEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with every media event (DTMF, timeouts); returns an unsubscribe."""
+        self._media_subscribers.append(callback)
+        return lambda: self._media_subscribers.remove(callback)
+
+    def _on_media_events(self, events: list[MediaEvent]) -> None:
+        for event in events:
+            if isinstance(event, DtmfReceived):
+                # the digit itself is never logged: it may belong to a card number or a PIN
+                log.debug("DTMF key press on stream %s (%s)", event.stream_id, event.source)
+            for callback in list(self._media_subscribers):
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("media event subscriber failed")
 
 
 # ---------------------------------------------------------------- config → parts

@@ -243,11 +243,51 @@ class AuthConfig(_Model):
         return self
 
 
+MEDIA_CODECS = ("PCMU", "PCMA", "G722")
+
+
 class MediaConfig(_Model):
-    """Media plane."""
+    """Media plane. Every call's audio passes through the switch (it is anchored)."""
 
     rtp_ports: PortRangeText = PortRange(20000, 20999)
-    """UDP port range for RTP and RTCP, ``LO-HI`` with an even ``LO``."""
+    """UDP port range for RTP and RTCP, ``LO-HI`` with an even ``LO``. Each call uses two
+    port pairs (one per leg), so the range holds (HI - LO + 1) / 4 calls."""
+    address: str | None = None
+    """Address the media sockets bind to and SDP announces; default: the UDP SIP listen host
+    (or ``sip.advertise`` when set)."""
+    codecs: tuple[Literal["PCMU", "PCMA", "G722"], ...] = ("PCMU", "PCMA", "G722")
+    """Audio codecs offered and accepted, in order of preference."""
+    telephone_event: bool = True
+    """Offer and accept RFC 4733 telephone-events (DTMF)."""
+    jitter_min_ms: int = Field(default=20, ge=0, le=1000)
+    """Smallest playout delay of the jitter buffer (used when the switch decodes audio)."""
+    jitter_max_ms: int = Field(default=200, ge=20, le=2000)
+    """Largest playout delay of the jitter buffer."""
+    workers: int = Field(default=0, ge=0, le=64)
+    """Media worker processes; 0 runs media in the switch process."""
+    srtp: Literal["off", "accept", "require"] = "accept"
+    """SRTP with SDES keys (RFC 4568): ``accept`` answers SRTP offers with SRTP, ``require``
+    also rejects plain RTP offers (488), ``off`` refuses SRTP-only offers."""
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        return None if value is None else validate_host(value)
+
+    @field_validator("codecs")
+    @classmethod
+    def _check_codecs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one codec")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a codec twice")
+        return value
+
+    @model_validator(mode="after")
+    def _check_jitter(self) -> Self:
+        if self.jitter_min_ms > self.jitter_max_ms:
+            raise RuleViolation([(("jitter_min_ms",), "must not exceed jitter_max_ms")])
+        return self
 
 
 class WebConfig(_Model):
@@ -312,6 +352,8 @@ class TrunkConfig(_Model):
     ``register`` in the file."""
     register_expires: int = Field(default=3600, ge=1)
     """Lifetime in seconds asked for in outbound REGISTER."""
+    srtp: bool = False
+    """Offer SRTP (RTP/SAVP with SDES keys, RFC 4568) on calls to this peer."""
 
     @field_validator("host")
     @classmethod

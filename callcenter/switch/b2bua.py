@@ -51,6 +51,7 @@ from callcenter.switch.call import (
     Disposition,
     Leg,
     LegState,
+    MediaRejected,
     PassThroughSdp,
     SessionDescriptionHandler,
     Side,
@@ -359,6 +360,13 @@ class B2BUA:
             call.direction = "outbound"
         if isinstance(target, TrunkTarget):
             call.trunk = target.trunk
+        if request.body:
+            try:  # prepares the offer every fork will carry, or refuses it
+                self.sdp.offer(call, a, request.body)
+            except MediaRejected as exc:
+                extra = [("Warning", exc.warning)]
+                self.fail_call(call, exc.status, None, Disposition.FAILED, now, extra=extra)
+                return
         self.out.start(call, target, max_forwards - 1, now)
         if call.state in (CallState.ROUTING, CallState.RINGING):
             call.no_answer_deadline = now + self.settings.no_answer_timeout

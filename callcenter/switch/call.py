@@ -31,6 +31,7 @@ __all__ = [
     "Disposition",
     "Leg",
     "LegState",
+    "MediaRejected",
     "PassThroughSdp",
     "SessionDescriptionHandler",
     "Side",
@@ -135,8 +136,26 @@ class Call:
         return self.a
 
 
+class MediaRejected(Exception):
+    """An SDP body the switch cannot accept: answered with ``status`` (RFC 3264 §6: 488)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+    @property
+    def warning(self) -> str:
+        """A Warning header value (RFC 3261 §20.43, code 304/305/399)."""
+        text = self.reason.replace('"', "'")
+        return f'399 callcenter "{text}"'
+
+
 class SessionDescriptionHandler(Protocol):
-    """Sees each SDP body crossing the switch and returns the body to forward."""
+    """Sees each SDP body crossing the switch and returns the body to forward.
+
+    ``offer`` may raise `MediaRejected`; the switch then answers the offer with its status.
+    """
 
     def offer(self, call: Call, from_leg: Leg, body: bytes) -> bytes: ...
 

@@ -21,7 +21,7 @@ from callcenter.sip.message import Request, Response, make_response
 from callcenter.sip.reliable import ReliableProvisionalSender, Uas2xxRetransmitter
 from callcenter.sip.timers import TimerConfig
 from callcenter.sip.transaction import ClientTransaction, Endpoint, ServerTransaction
-from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState
+from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState, MediaRejected
 from callcenter.switch.timers import TimerHandle
 
 if TYPE_CHECKING:
@@ -359,7 +359,12 @@ class InDialogRelay:
             other.local_reinvite_pending = True
         body = request.body
         if body and request.method in ("INVITE", "UPDATE"):
-            body = self.b.sdp.offer(call, leg, body)
+            try:
+                body = self.b.sdp.offer(call, leg, body)
+            except MediaRejected as exc:
+                leg.remote_reinvite_pending = other.local_reinvite_pending = False
+                self.b.reply(tx, exc.status, now, extra=[("Warning", exc.warning)])
+                return
         relayed = self.new_request(other, request.method, body)
         if request.method == "INFO" and request.body:
             ctype = request.headers.get("Content-Type")

@@ -1,0 +1,370 @@
+"""The media engine: every stream of every call, relayed or processed once per 20 ms tick.
+
+Sans-I/O: the shell (`media.io`) hands in datagrams with their source address and the time, and
+sends what comes back; it calls `tick(now)` every 20 ms. The engine decides per bridged pair
+whether packets can be relayed as they are or must be decoded and re-encoded (different codecs,
+a tap for the recorder, in-band DTMF to convert or detect, a prompt playing), and keeps that
+decision current as streams change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from media.codecs import decoder_for, encoder_for
+from media.events import DtmfReceived, MediaEvent, MediaTimeout
+from media.jitter import JitterBuffer
+from media.plc import conceal, history_length, recover
+from media.ports import PortAllocator
+from media.srtp import CryptoAttribute, SrtpContext
+from media.stream import Address, MediaStream, StreamMode, StreamParams
+from media.tap import TapFrame, TapHub
+from media.telephone_event import TelephoneEventReceiver, TelephoneEventSender
+
+if TYPE_CHECKING:
+    from dsp.dtmf import DtmfDetector
+
+__all__ = ["EngineSettings", "MediaEngine", "Outgoing", "UnknownStream"]
+
+TICK = 0.020
+
+
+class UnknownStream(KeyError):
+    """A command named a stream the engine does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    local_address: str = "127.0.0.1"
+    jitter_min_ms: int = 20
+    jitter_max_ms: int = 200
+    media_timeout: float | None = None
+    """Report `MediaTimeout` after this many seconds without RTP on a stream that had some."""
+
+
+Outgoing = tuple[MediaStream, bytes, Address]
+
+
+class MediaEngine:
+    def __init__(
+        self,
+        ports: PortAllocator,
+        settings: EngineSettings | None = None,
+        taps: TapHub | None = None,
+    ):
+        self.ports = ports
+        self.settings = settings or EngineSettings()
+        self.taps = taps or TapHub()
+        self.streams: dict[str, MediaStream] = {}
+        self.events: list[MediaEvent] = []
+        self._processing: list[MediaStream] = []
+        self._resamplers: dict[
+            tuple[str, int, int], Callable[[NDArray[np.int16]], NDArray[np.int16]]
+        ]
+        self._resamplers = {}
+        self._timed_out: set[str] = set()
+        self._next_timeout_check = 0.0
+        self._detectors: dict[str, DtmfDetector] = {}
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def create_stream(self, stream_id: str, now: float, port: int | None = None) -> MediaStream:
+        """A stream on a fresh port pair (or on ``port``, already allocated by the caller)."""
+        if stream_id in self.streams:
+            raise ValueError(f"stream {stream_id!r} exists")
+        if port is None:
+            port = self.ports.allocate()
+        stream = MediaStream(stream_id, port, self.settings.local_address, created_at=now)
+        self.streams[stream_id] = stream
+        return stream
+
+    def get(self, stream_id: str) -> MediaStream:
+        try:
+            return self.streams[stream_id]
+        except KeyError:
+            raise UnknownStream(stream_id) from None
+
+    def configure(self, stream_id: str, params: StreamParams) -> None:
+        """Apply what offer/answer agreed (again on every re-INVITE)."""
+        stream = self.get(stream_id)
+        old = stream.params
+        if old is not None and old.remote_rtp != params.remote_rtp:
+            stream.remote_changed()
+        codec_changed = old is None or old.codec != params.codec or old.ptime_ms != params.ptime_ms
+        stream.params = params
+        keys = (params.crypto_local, params.crypto_remote)
+        if old is None or (old.crypto_local, old.crypto_remote) != keys:
+            stream.srtp = _srtp_context(params)
+        if codec_changed:
+            stream.decoder = decoder_for(params.codec)
+            stream.encoder = encoder_for(params.codec)
+            stream.jitter = self._jitter_buffer(params)
+            stream.history = None
+        if params.telephone_event_pt is not None:
+            if stream.events_in is None:
+                stream.events_in = TelephoneEventReceiver()
+            if stream.events_out is None or codec_changed:
+                stream.events_out = TelephoneEventSender(
+                    params.telephone_event_pt, params.codec.clock_rate, params.ptime_ms
+                )
+        else:
+            stream.events_in = None
+            stream.events_out = None
+        self._update_modes(stream)
+
+    def _jitter_buffer(self, params: StreamParams) -> JitterBuffer:
+        s = self.settings
+        return JitterBuffer(
+            clock_rate=params.codec.clock_rate,
+            ptime_ms=20,
+            min_delay_ms=s.jitter_min_ms,
+            max_delay_ms=s.jitter_max_ms,
+        )
+
+    def connect(self, a_id: str, b_id: str) -> None:
+        """Bridge two streams: each hears the other."""
+        a, b = self.get(a_id), self.get(b_id)
+        for s in (a, b):
+            if s.peer is not None and s.peer not in (a, b):
+                s.peer.peer = None
+                self._update_modes(s.peer)
+        a.peer, b.peer = b, a
+        self._update_modes(a)
+
+    def disconnect(self, stream_id: str) -> None:
+        stream = self.get(stream_id)
+        peer = stream.peer
+        stream.peer = None
+        if peer is not None:
+            peer.peer = None
+            self._update_modes(peer)
+        self._update_modes(stream)
+
+    def close(self, stream_id: str) -> MediaStream:
+        """Forget a stream and release its ports; returns it (for its statistics)."""
+        stream = self.get(stream_id)
+        self.disconnect(stream_id)
+        del self.streams[stream_id]
+        self._timed_out.discard(stream_id)
+        self._detectors.pop(stream_id, None)
+        for key in [k for k in self._resamplers if k[0] == stream_id]:
+            del self._resamplers[key]
+        if stream in self._processing:
+            self._processing.remove(stream)
+        if stream.local_port in self.ports:
+            self.ports.release(stream.local_port)
+        return stream
+
+    def set_tapped(self, stream_id: str, tapped: bool) -> None:
+        stream = self.get(stream_id)
+        stream.tapped = tapped
+        self._update_modes(stream)
+
+    def set_detect_inband(self, stream_id: str, detect: bool) -> None:
+        stream = self.get(stream_id)
+        stream.detect_inband = detect
+        self._update_modes(stream)
+
+    # -- modes ---------------------------------------------------------------------------------
+
+    def _update_modes(self, stream: MediaStream) -> None:
+        peer = stream.peer
+        pair = [stream] if peer is None else [stream, peer]
+        mode = self._mode_for(stream, peer)
+        for s in pair:
+            s.mode = mode
+            s.relay_pt_map = {}
+            in_list = s in self._processing
+            if mode is StreamMode.PROCESS and not in_list:
+                self._processing.append(s)
+                s.marker_next = True
+            elif mode is not StreamMode.PROCESS and in_list:
+                self._processing.remove(s)
+        if mode is StreamMode.RELAY and peer is not None:
+            stream.relay_pt_map = _pt_map(stream.params, peer.params)
+            peer.relay_pt_map = _pt_map(peer.params, stream.params)
+
+    @staticmethod
+    def _mode_for(stream: MediaStream, peer: MediaStream | None) -> StreamMode:
+        if stream.params is None:
+            return StreamMode.IDLE
+        if peer is None:
+            return StreamMode.PROCESS if stream.tapped else StreamMode.IDLE
+        if peer.params is None:
+            return StreamMode.IDLE
+        a, b = stream.params, peer.params
+        same_codec = a.codec == b.codec and a.ptime_ms == b.ptime_ms
+        same_events = (a.telephone_event_pt is None) == (b.telephone_event_pt is None)
+        extra_work = stream.tapped or peer.tapped or stream.detect_inband or peer.detect_inband
+        if same_codec and same_events and not extra_work:
+            return StreamMode.RELAY
+        return StreamMode.PROCESS
+
+    # -- datagrams -----------------------------------------------------------------------------
+
+    def receive_rtp(
+        self, stream: MediaStream, data: bytes, addr: Address, now: float
+    ) -> Outgoing | None:
+        out = stream.receive_rtp(data, addr, now, self.events)
+        if out is None:
+            return None
+        peer = stream.peer
+        assert peer is not None
+        dest = peer.destination
+        return (peer, out, dest) if dest is not None else None
+
+    def receive_rtcp(
+        self, stream: MediaStream, data: bytes, addr: Address, now: float
+    ) -> Outgoing | None:
+        out = stream.receive_rtcp(data, addr, now)
+        if out is None:
+            return None
+        peer = stream.peer
+        assert peer is not None
+        dest = peer.rtcp_destination
+        return (peer, out, dest) if dest is not None else None
+
+    # -- the tick ------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Outgoing]:
+        """Decode what arrived, produce 20 ms for every processed stream, and check timeouts."""
+        processing = self._processing
+        for s in processing:
+            s.input_pcm = self._pull(s, now)
+        out: list[Outgoing] = []
+        for s in processing:
+            if not s.can_send:
+                continue
+            pcm = s.overlay_tones(self._source_for(s))
+            if s.tapped:
+                self._publish(s, "out", pcm, now)
+            dest = s.destination
+            assert dest is not None
+            out.extend((s, data, dest) for data in s.packetize(pcm))
+        if self.settings.media_timeout is not None and now >= self._next_timeout_check:
+            self._next_timeout_check = now + 1.0
+            self._check_timeouts(now, self.settings.media_timeout)
+        return out
+
+    def _pull(self, s: MediaStream, now: float) -> NDArray[np.int16] | None:
+        jitter, decoder = s.jitter, s.decoder
+        if jitter is None or decoder is None:
+            return None
+        frame = jitter.pop(now)
+        if frame is None:
+            return None
+        rate = s.sample_rate
+        size = rate // 50
+        history = s.history
+        if frame.payload is None:
+            s.lost_in_row += 1
+            if history is None:
+                pcm = np.zeros(size, dtype=np.int16)
+            else:
+                pcm = conceal(history, s.lost_in_row, frame_size=size, rate=rate)[-size:]
+        else:
+            pcm = decoder.decode(frame.payload)
+            if s.lost_in_row and history is not None and len(pcm) == size:
+                pcm = recover(history, s.lost_in_row, pcm, frame_size=size, rate=rate)
+            s.lost_in_row = 0
+            keep = history_length(rate)
+            s.history = pcm if history is None else np.concatenate((history, pcm))[-keep:]
+        if s.detect_inband:
+            self._detect(s, pcm, now)
+        if s.tapped:
+            self._publish(s, "in", pcm, now)
+        return pcm
+
+    def _detect(self, s: MediaStream, pcm: NDArray[np.int16], now: float) -> None:
+        detector = self._detectors.get(s.stream_id)
+        if detector is None:
+            from dsp.dtmf import DtmfDetector
+
+            detector = self._detectors[s.stream_id] = DtmfDetector(s.sample_rate)
+        for digit in detector.process(pcm):
+            s.stats.digits += 1
+            self.events.append(DtmfReceived(s.stream_id, digit, "inband", now))
+            peer = s.peer
+            if peer is not None and peer.params is not None and peer.params.telephone_event_pt:
+                peer.send_digit(digit)
+
+    def _source_for(self, s: MediaStream) -> NDArray[np.int16]:
+        samples = s.sample_rate // 50
+        peer = s.peer
+        pcm = peer.input_pcm if peer is not None else None
+        if pcm is None:
+            return np.zeros(samples, dtype=np.int16)
+        if peer is not None and peer.sample_rate != s.sample_rate:
+            pcm = self._resample(peer, s, pcm)
+        return pcm
+
+    def _resample(
+        self, src: MediaStream, dst: MediaStream, pcm: NDArray[np.int16]
+    ) -> NDArray[np.int16]:
+        key = (src.stream_id, src.sample_rate, dst.sample_rate)
+        fn = self._resamplers.get(key)
+        if fn is None:
+            from dsp.resample import Resampler
+
+            fn = self._resamplers[key] = Resampler(src.sample_rate, dst.sample_rate).process
+        return fn(pcm)
+
+    def _publish(self, s: MediaStream, direction: str, pcm: NDArray[np.int16], now: float) -> None:
+        if not self.taps.wants(s.stream_id):
+            return
+        self.taps.publish(
+            TapFrame(
+                stream_id=s.stream_id,
+                direction="in" if direction == "in" else "out",
+                rate=s.sample_rate,
+                timestamp=now,
+                samples=pcm,
+                marked=None,
+            )
+        )
+
+    def _check_timeouts(self, now: float, limit: float) -> None:
+        for s in self.streams.values():
+            last = s.last_received
+            if last is None or s.stream_id in self._timed_out:
+                continue
+            if now - last >= limit:
+                self._timed_out.add(s.stream_id)
+                self.events.append(MediaTimeout(s.stream_id, now - last))
+
+    def drain_events(self) -> list[MediaEvent]:
+        events, self.events = self.events, []
+        return events
+
+
+def _pt_map(src: StreamParams | None, dst: StreamParams | None) -> dict[int, int]:
+    """Payload types to renumber when relaying from ``src``'s numbering to ``dst``'s."""
+    if src is None or dst is None:
+        return {}
+    mapping: dict[int, int] = {}
+    if src.payload_type != dst.payload_type:
+        mapping[src.payload_type] = dst.payload_type
+    if (
+        src.telephone_event_pt is not None
+        and dst.telephone_event_pt is not None
+        and src.telephone_event_pt != dst.telephone_event_pt
+    ):
+        mapping[src.telephone_event_pt] = dst.telephone_event_pt
+    return mapping
+
+
+def _srtp_context(params: StreamParams) -> SrtpContext | None:
+    if params.crypto_local is None or params.crypto_remote is None:
+        return None
+    return SrtpContext(
+        CryptoAttribute.parse(params.crypto_local), CryptoAttribute.parse(params.crypto_remote)
+    )
+
+
+def params_with_remote(params: StreamParams, remote: Address) -> StreamParams:
+    return replace(params, remote_rtp=remote)

@@ -1,0 +1,262 @@
+"""The asyncio shell around `MediaEngine`: sockets, readers and the 20 ms tick.
+
+Each stream has two non-blocking UDP sockets (RTP on an even port, RTCP on the next). They are
+read with `loop.add_reader`, draining up to `BATCH` datagrams per wake-up with `recvfrom`:
+stock `DatagramProtocol` allocates a 256 KiB buffer per datagram and tops out near a fifth of
+the packet rate measured here (see docs/decisions/0003-media-plane.md). The tick is one
+`loop.call_at` re-armed on an absolute 20 ms grid, so it does not drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from media.engine import MediaEngine, Outgoing
+from media.events import MediaEvent
+from media.ports import NoFreePorts
+from media.stream import MediaStream
+
+__all__ = ["MediaTransport", "TransportStats"]
+
+log = logging.getLogger("callcenter.media")
+
+BATCH = 256
+TICK = 0.020
+MAX_LAG_TICKS = 5
+SOCKET_BUFFER = 1 << 20
+
+
+@dataclass(slots=True)
+class TransportStats:
+    ticks: int = 0
+    late_ticks: int = 0
+    skipped_ticks: int = 0
+    send_errors: int = 0
+    bind_refused: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Sockets:
+    rtp: socket.socket
+    rtcp: socket.socket
+    stream: MediaStream
+    closed: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class MediaTransport:
+    """Owns the sockets of every stream of one engine, on one event loop."""
+
+    def __init__(
+        self,
+        engine: MediaEngine,
+        on_events: Callable[[list[MediaEvent]], None],
+        *,
+        bind_host: str | None = None,
+    ):
+        self.engine = engine
+        self.on_events = on_events
+        self.bind_host = bind_host or engine.settings.local_address
+        self.stats = TransportStats()
+        self._sockets: dict[str, _Sockets] = {}
+        self._by_stream: dict[MediaStream, _Sockets] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._next_tick = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._next_tick = loop.time() + TICK
+        self._tick_handle = loop.call_at(self._next_tick, self._tick)
+
+    def close(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        for stream_id in list(self._sockets):
+            self.close_stream(stream_id)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("media transport not started")
+        return self._loop
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def open_stream(self, stream_id: str) -> MediaStream:
+        """A stream bound to a free port pair of the range; raises `NoFreePorts`."""
+        ports = self.engine.ports
+        for _ in range(ports.capacity):
+            port = ports.allocate()
+            try:
+                rtp, rtcp = self._bind_pair(port)
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    ports.release(port)
+                    raise
+                self.stats.bind_refused += 1
+                ports.refused(port)
+                continue
+            stream = self.engine.create_stream(stream_id, self.loop.time(), port=port)
+            self._attach(stream, rtp, rtcp)
+            return stream
+        raise NoFreePorts("no RTP port pair could be bound")
+
+    def adopt_stream(self, stream_id: str, rtp: socket.socket, rtcp: socket.socket) -> MediaStream:
+        """A stream on sockets bound elsewhere (handed to a media worker by the switch)."""
+        port = rtp.getsockname()[1]
+        stream = self.engine.create_stream(stream_id, self.loop.time(), port=port)
+        for sock in (rtp, rtcp):
+            sock.setblocking(False)
+        self._attach(stream, rtp, rtcp)
+        return stream
+
+    def _bind_pair(self, port: int) -> tuple[socket.socket, socket.socket]:
+        rtp = bind_udp(self.bind_host, port)
+        try:
+            rtcp = bind_udp(self.bind_host, port + 1)
+        except OSError:
+            rtp.close()
+            raise
+        return rtp, rtcp
+
+    def _attach(self, stream: MediaStream, rtp: socket.socket, rtcp: socket.socket) -> None:
+        entry = _Sockets(rtp, rtcp, stream)
+        self._sockets[stream.stream_id] = entry
+        self._by_stream[stream] = entry
+        loop = self.loop
+        loop.add_reader(rtp.fileno(), self._rtp_readable, entry)
+        loop.add_reader(rtcp.fileno(), self._rtcp_readable, entry)
+
+    def close_stream(self, stream_id: str) -> MediaStream | None:
+        entry = self._sockets.pop(stream_id, None)
+        if entry is None:
+            return None
+        entry.closed = True
+        del self._by_stream[entry.stream]
+        if self._loop is not None:
+            self._loop.remove_reader(entry.rtp.fileno())
+            self._loop.remove_reader(entry.rtcp.fileno())
+        entry.rtp.close()
+        entry.rtcp.close()
+        stream = self.engine.close(stream_id)
+        self._flush_events()
+        return stream
+
+    # -- datagrams -----------------------------------------------------------------------------
+
+    def _rtp_readable(self, entry: _Sockets) -> None:
+        now = self.loop.time()
+        recvfrom = entry.rtp.recvfrom
+        stream = entry.stream
+        receive = stream.receive_rtp
+        events = self.engine.events
+        by_stream = self._by_stream
+        mux = _mux(stream)
+        for _ in range(BATCH):
+            try:
+                data, addr = recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+            if mux and len(data) > 1 and 192 <= data[1] <= 223:  # RFC 5761 §4 demultiplexing
+                self._send(self.engine.receive_rtcp(stream, data, addr, now), rtcp=True)
+                continue
+            out = receive(data, addr, now, events)
+            if out is not None:
+                peer = stream.peer
+                if peer is None:
+                    continue
+                dest = peer.destination
+                target = by_stream.get(peer)
+                if dest is not None and target is not None:
+                    try:
+                        target.rtp.sendto(out, dest)
+                    except OSError:
+                        self.stats.send_errors += 1
+        if events:
+            self._flush_events()
+
+    def _rtcp_readable(self, entry: _Sockets) -> None:
+        now = self.loop.time()
+        for _ in range(BATCH):
+            try:
+                data, addr = entry.rtcp.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+            self._send(self.engine.receive_rtcp(entry.stream, data, addr, now), rtcp=True)
+
+    def _send(self, out: Outgoing | None, *, rtcp: bool = False) -> None:
+        if out is None:
+            return
+        stream, data, dest = out
+        entry = self._by_stream.get(stream)
+        if entry is None:
+            return
+        sock = entry.rtcp if rtcp and not _mux(stream) else entry.rtp
+        try:
+            sock.sendto(data, dest)
+        except OSError:
+            self.stats.send_errors += 1
+
+    # -- the tick ------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        loop = self.loop
+        now = loop.time()
+        stats = self.stats
+        stats.ticks += 1
+        lag = now - self._next_tick
+        if lag > TICK:
+            stats.late_ticks += 1
+        try:
+            for out in self.engine.tick(now):
+                self._send(out)
+        except Exception:  # a bug in one tick must not stop every call's media
+            log.exception("media tick failed")
+        self._flush_events()
+        self._next_tick += TICK
+        if now - self._next_tick > MAX_LAG_TICKS * TICK:
+            skipped = int((now - self._next_tick) / TICK)
+            stats.skipped_ticks += skipped
+            self._next_tick += skipped * TICK
+        self._tick_handle = loop.call_at(self._next_tick, self._tick)
+
+    def _flush_events(self) -> None:
+        if self.engine.events:
+            events = self.engine.drain_events()
+            try:
+                self.on_events(events)
+            except Exception:
+                log.exception("media event consumer failed")
+
+
+def bind_udp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _mux(stream: MediaStream) -> bool:
+    return stream.params is not None and stream.params.rtcp_mux

@@ -1,0 +1,286 @@
+"""Media through the switch between two SIPp peers: tones both ways, RFC 4733 digits.
+
+The switch runs in this process so the test can tap its media plane. SIPp's caller or callee
+plays a generated 1 kHz tone (``play_pcap_audio``) and the other side echoes RTP back
+(``-rtp_echo``): the tone crosses the switch twice, and the switch's taps show it arriving from
+the far side with the SNR asserted here. RFC 4733 digits come from SIPp's own captures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from callcenter.app import Softswitch
+from callcenter.config import load_config
+from callcenter.testing import SippOptions, SippProcess, free_port, require_peer, switch_config
+from callcenter.testing.process import route, trunk
+from callcenter.testing.rtp_pcap import write_rtp_pcap
+from dsp.level import snr_db
+from dsp.tones import tone
+from media.events import DtmfReceived, MediaEvent
+from media.tap import QueueSubscriber, TapFrame
+
+pytestmark = [pytest.mark.interop, pytest.mark.integration]
+
+TONE_HZ = 1000.0
+MIN_SNR_DB = 30.0
+"""G.711 µ-law on a -10 dBov sine gives about 38 dB; decoding, the jitter buffer and
+re-encoding at the switch must not cost more than a few dB of that."""
+
+SDP_TEMPLATE = """
+      v=0
+      o={who} 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+"""
+
+UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac media">
+  <send retrans="500"><![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:caller@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+{sdp}
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <pause milliseconds="{before_ms}"/>
+  {play}
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500"><![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas media">
+  <recv request="INVITE" crlf="true"/>
+  <send retrans="500"><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]U[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+{sdp}
+  ]]></send>
+  <label id="2"/>
+  <recv request="INVITE" optional="true" next="2"/>
+  <recv request="ACK" crlf="true"/>
+  <pause milliseconds="{before_ms}"/>
+  {play}
+  <label id="1"/>
+  <recv request="ACK" optional="true" next="1"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <pause milliseconds="500"/>
+</scenario>
+"""
+
+
+def _scenario(template: str, path: Path, who: str, play: Path | None, **timing: int) -> Path:
+    action = f'<nop><action><exec play_pcap_audio="{play}"/></action></nop>' if play else ""
+    text = template.format(sdp=SDP_TEMPLATE.format(who=who), play=action, **timing)
+    path.write_text(text)
+    return path
+
+
+class MediaWatch:
+    """Taps every stream the switch opens and collects its frames and DTMF events."""
+
+    def __init__(self, switch: Softswitch):
+        self.switch = switch
+        self.frames = QueueSubscriber(maxlen=100_000)
+        self.events: list[MediaEvent] = []
+        assert switch.media is not None
+        switch.media.taps.subscribe(None, self.frames)  # type: ignore[attr-defined]
+        switch.subscribe_media(self.events.append)
+        self.tapped: set[str] = set()
+        self.all_frames: list[TapFrame] = []
+
+    def tap_new_streams(self) -> None:
+        anchor = self.switch.anchor
+        assert anchor is not None and self.switch.media is not None
+        for cm in list(anchor.calls.values()):
+            for side in (cm.a, cm.b):
+                if side.stream_id not in self.tapped:
+                    self.switch.media.set_tapped(side.stream_id, True)
+                    self.tapped.add(side.stream_id)
+
+    def audio(self, stream_suffix: str, direction: str) -> np.ndarray[Any, np.dtype[np.int16]]:
+        frames: list[TapFrame] = [
+            f
+            for f in self.all_frames
+            if f.stream_id.endswith(stream_suffix) and f.direction == direction
+        ]
+        if not frames:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate([f.samples for f in frames])
+
+
+async def _run_call(
+    tmp_path: Path, *, caller_plays: Path | None, callee_plays: Path | None, tap: bool
+) -> MediaWatch:
+    sipp_binary = require_peer("sipp")
+    uac_port, uas_port = free_port(), free_port()
+    config = switch_config(
+        trunks=[trunk("uac", uac_port), trunk("uas", uas_port)],
+        routes=[route(r"^(2\d{3})$", "uas")],
+    )
+    config["sip"]["listen"] = {"udp": f"127.0.0.1:{free_port()}"}
+    media_low = 30000 + 4 * (free_port() % 1000)
+    config["media"] = {"rtp_ports": f"{media_low}-{media_low + 99}"}
+    path = tmp_path / "switch.yaml"
+    path.write_text(yaml.safe_dump(config))
+    data = tmp_path / "data"
+    switch_port = int(config["sip"]["listen"]["udp"].rsplit(":", 1)[1])
+    uas_xml = _scenario(UAS, tmp_path / "uas.xml", "callee", callee_plays, before_ms=300)
+    uac_xml = _scenario(
+        UAC, tmp_path / "uac.xml", "caller", caller_plays, before_ms=300, hold_ms=3500
+    )
+    async with Softswitch(load_config(path, data_dir=data), data) as switch:
+        watch = MediaWatch(switch)
+        uas = SippProcess(
+            SippOptions(
+                uas_xml,
+                local_port=uas_port,
+                calls=1,
+                media_port=free_port(),
+                rtp_echo=callee_plays is None,
+                timeout_s=20,
+            ),
+            tmp_path / "uas",
+            binary=sipp_binary,
+        ).start()
+        uac = SippProcess(
+            SippOptions(
+                uac_xml,
+                remote=("127.0.0.1", switch_port),
+                local_port=uac_port,
+                service="2000",
+                calls=1,
+                media_port=free_port(),
+                rtp_echo=caller_plays is None,
+                timeout_s=20,
+            ),
+            tmp_path / "uac",
+            binary=sipp_binary,
+        ).start(wait_bound=False)
+        deadline = asyncio.get_running_loop().time() + 20
+        while uac.running and asyncio.get_running_loop().time() < deadline:
+            if tap:
+                watch.tap_new_streams()
+            await asyncio.sleep(0.01)
+        uac_result = await asyncio.to_thread(uac.wait, 10)
+        uas_result = await asyncio.to_thread(uas.wait, 10)
+        assert uac_result.ok, uac_result.describe()
+        assert uas_result.ok, uas_result.describe()
+        watch.all_frames = watch.frames.drain()
+    return watch
+
+
+def _tone_pcap(tmp_path: Path) -> Path:
+    pcap = tmp_path / "tone.pcap"
+    write_rtp_pcap(pcap, tone([TONE_HZ], 2.0, rate=8000, level_dbov=-10.0))
+    return pcap
+
+
+def _assert_tone(received: np.ndarray[Any, np.dtype[np.int16]], what: str) -> None:
+    assert len(received) > 8000, f"{what}: only {len(received)} samples"
+    reference = tone([TONE_HZ], 1.0, rate=8000, level_dbov=-10.0)
+    # the loudest second of what arrived is the tone (silence before and after)
+    energy = np.convolve(received.astype(np.float64) ** 2, np.ones(800), "valid")
+    start = int(np.argmax(energy[::80]) * 80)
+    start = max(0, min(start, len(received) - 8000))
+    segment = received[start : start + 8000]
+    best = max(snr_db(reference, segment[i : i + 7200]) for i in range(0, 800, 160))
+    assert best > MIN_SNR_DB, f"{what}: SNR {best:.1f} dB"
+
+
+def test_tone_from_caller_reaches_callee_and_comes_back(tmp_path: Path) -> None:
+    watch = asyncio.run(
+        _run_call(tmp_path, caller_plays=_tone_pcap(tmp_path), callee_plays=None, tap=True)
+    )
+    _assert_tone(watch.audio("-b", "out"), "caller's tone sent to the callee")
+    _assert_tone(watch.audio("-b", "in"), "caller's tone echoed by the callee")
+    _assert_tone(watch.audio("-a", "out"), "echo delivered to the caller")
+
+
+def test_tone_from_callee_reaches_caller_and_comes_back(tmp_path: Path) -> None:
+    watch = asyncio.run(
+        _run_call(tmp_path, caller_plays=None, callee_plays=_tone_pcap(tmp_path), tap=True)
+    )
+    _assert_tone(watch.audio("-a", "out"), "callee's tone sent to the caller")
+    _assert_tone(watch.audio("-a", "in"), "callee's tone echoed by the caller")
+    _assert_tone(watch.audio("-b", "out"), "echo delivered to the callee")
+
+
+@pytest.mark.parametrize("tap", [False, True], ids=["relayed", "processed"])
+def test_rfc4733_digits_from_the_caller_are_detected(tmp_path: Path, tap: bool) -> None:
+    digit_pcap = Path("/usr/share/sip-tester/dtmf_2833_1.pcap")
+    if not digit_pcap.exists():
+        pytest.fail(f"{digit_pcap} missing: SIPp's package (sip-tester) is incomplete")
+    watch = asyncio.run(_run_call(tmp_path, caller_plays=digit_pcap, callee_plays=None, tap=tap))
+    digits = [e for e in watch.events if isinstance(e, DtmfReceived)]
+    assert [(d.digit, d.source) for d in digits] == [("1", "rfc4733")]
+    assert digits[0].stream_id.endswith("-a")
