@@ -375,24 +375,20 @@ class WarmStart:
 
 
 def bench_warm_start(quick: bool, skip_cold: bool) -> WarmStart:
+    """Warm: this process's own cache (filled by the warm-up in ``main``); cold: an empty one."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = []
+    for _ in range(2 if quick else 3):
+        result, error = _run_child(env, timeout=120)
+        if error or result is None:
+            return WarmStart(None, None, error)
+        runs.append(result)
+    warm = min(runs, key=lambda r: r["warm_up"])
+    if quick or skip_cold:
+        return WarmStart(None, warm)
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache_dir:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "PYTHONPATH": str(ROOT)}
-        cold: dict[str, float] | None = None
-        if not quick and not skip_cold:
-            cold, error = _run_child(env, timeout=240)
-            if error:
-                return WarmStart(None, None, error)
-        else:
-            _, error = _run_child(env, timeout=240)  # fill the empty cache, untimed
-            if error:
-                return WarmStart(None, None, error)
-        runs = []
-        for _ in range(2 if quick else 3):
-            result, error = _run_child(env, timeout=120)
-            if error or result is None:
-                return WarmStart(cold, None, error)
-            runs.append(result)
-        return WarmStart(cold, min(runs, key=lambda r: r["warm_up"]))
+        cold, error = _run_child({**env, "NUMBA_CACHE_DIR": cache_dir}, timeout=240)
+    return WarmStart(cold, warm, error)
 
 
 def _run_child(env: dict[str, str], timeout: float) -> tuple[dict[str, float] | None, str | None]:

@@ -1,11 +1,14 @@
 """G.711 µ-law and A-law companding (ITU-T G.711), as numba table-lookup kernels.
 
 Encoding and decoding are bit-exact with the segment algorithm of ITU-T G.711 as found in the
-classic Sun reference code (also used by CPython's ``audioop`` and by sox): µ-law works on the
+classic Sun reference code (the one CPython's ``audioop`` uses): µ-law works on the
 top 14 bits of a 16-bit sample (``pcm >> 2``, bias 33, clip at 8159), A-law on the top 13 bits
 (``pcm >> 3``); both invert bits as the Recommendation says (µ-law all bits, A-law the even
 bits, ``0x55``). The decoders return the 16-bit value at the centre of each quantisation
-interval.
+interval. (ITU-T's software tool library, G.191, takes the magnitude of negative µ-law inputs
+by one's complement rather than negation: 508 of the 65 536 inputs, four at each
+negative decision value, then get the neighbouring code. Its A-law agrees with this one
+everywhere.)
 
 The kernels look codes up in tables built once at import from the ``*_reference`` twins
 (plain numpy implementations of the segment algorithm): 65 536 entries for encoding, indexed
@@ -134,22 +137,18 @@ _INT16 = np.dtype(np.int16)
 _UINT8 = np.dtype(np.uint8)
 
 
-def _is_plain_frame(array: object, dtype: np.dtype[Any]) -> bool:
+def _is_plain_frame(array: NDArray[Any], dtype: np.dtype[Any]) -> bool:
     """A 1-D C-contiguous ndarray of ``dtype``: the shape the kernels take as they are."""
-    return (
+    return bool(
         array.__class__ is np.ndarray
-        and array.dtype is dtype  # type: ignore[attr-defined]
-        and array.ndim == 1  # type: ignore[attr-defined]
-        and array.flags.c_contiguous  # type: ignore[attr-defined]
+        and array.dtype is dtype
+        and array.ndim == 1
+        and array.flags.c_contiguous
     )
 
 
-def _is_output_for(dst: object, dtype: np.dtype[Any], size: int) -> bool:
-    return (
-        _is_plain_frame(dst, dtype)
-        and dst.shape[0] == size  # type: ignore[attr-defined]
-        and dst.flags.writeable  # type: ignore[attr-defined]
-    )
+def _is_output_for(dst: NDArray[Any], dtype: np.dtype[Any], size: int) -> bool:
+    return bool(_is_plain_frame(dst, dtype) and dst.shape[0] == size and dst.flags.writeable)
 
 
 def _flat_source(src: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:

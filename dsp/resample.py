@@ -85,6 +85,8 @@ class ResampleDesign:
     stopband_hz: float
     phases: NDArray[np.float64]
     """Polyphase branches, shape ``(up, branch_length)``: ``phases[p, k] = taps[p + k * up]``."""
+    branches: NDArray[np.float64]
+    """``phases`` reversed in time (``phases[:, ::-1]``), the layout the kernel reads."""
 
     @property
     def delay_seconds(self) -> float:
@@ -109,8 +111,9 @@ def design(from_rate: int, to_rate: int) -> ResampleDesign:
     g = math.gcd(from_rate, to_rate)
     up, down = to_rate // g, from_rate // g
     if up == down:
-        taps = np.ones(1)
-        return ResampleDesign(from_rate, to_rate, 1, 1, taps, 0, 0.0, 0.0, taps.reshape(1, 1))
+        one = np.ones((1, 1))
+        one.flags.writeable = False
+        return ResampleDesign(from_rate, to_rate, 1, 1, one[0], 0, 0.0, 0.0, one, one)
     passband, stopband = _BAND_EDGES[min(from_rate, to_rate)]
     rate = from_rate * up
     # Kaiser's estimate of the length for the attenuation and transition width asked for.
@@ -125,16 +128,19 @@ def design(from_rate: int, to_rate: int) -> ResampleDesign:
     padded = np.zeros(branch * up)
     padded[: taps.size] = taps
     phases = np.ascontiguousarray(padded.reshape(branch, up).T)
-    taps.flags.writeable = False
-    phases.flags.writeable = False
-    return ResampleDesign(from_rate, to_rate, up, down, taps, half, passband, stopband, phases)
+    branches = np.ascontiguousarray(phases[:, ::-1])
+    for array in (taps, phases, branches):
+        array.flags.writeable = False
+    return ResampleDesign(
+        from_rate, to_rate, up, down, taps, half, passband, stopband, phases, branches
+    )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _polyphase_kernel(
     x: NDArray[np.int16],
     history: NDArray[np.float64],
-    phases: NDArray[np.float64],
+    branches: NDArray[np.float64],
     up: int,
     down: int,
     phase: int,
@@ -143,23 +149,26 @@ def _polyphase_kernel(
     """Filter one block; updates ``history`` in place and returns the next block's phase.
 
     ``phase`` is the intermediate-rate index of the next output relative to the block's
-    first input sample; ``history`` holds the ``branch_length - 1`` previous inputs.
+    first input sample; ``history`` holds the ``branch_length - 1`` previous inputs;
+    ``branches`` are the time-reversed polyphase branches, so each output is the dot product
+    of one branch with a contiguous window of input (which vectorises; the summation order
+    depends only on the branch length, so every call computes a given output identically).
     """
     n_hist = history.shape[0]
     n_in = x.shape[0]
-    n_taps = phases.shape[1]
+    n_taps = branches.shape[1]
     ext = np.empty(n_hist + n_in, dtype=np.float64)
     ext[:n_hist] = history
     for i in range(n_in):
         ext[n_hist + i] = x[i]
     u = phase
     for o in range(out.shape[0]):
-        j = u // up
-        p = u - j * up
-        newest = n_hist + j
+        j = u // up  # newest input of this output: ext[n_hist + j]; oldest: ext[j]
+        branch = branches[u - j * up]
+        window = ext[j : j + n_taps]
         acc = 0.0
         for k in range(n_taps):
-            acc += phases[p, k] * ext[newest - k]
+            acc += branch[k] * window[k]
         v = np.floor(acc + 0.5)
         if v > 32767.0:
             v = 32767.0
@@ -175,7 +184,12 @@ def _output_length(n_in: int, up: int, down: int, phase: int) -> int:
     return max(0, -(-(n_in * up - phase) // down))
 
 
+_INT16 = np.dtype(np.int16)
+
+
 def _as_samples(x: NDArray[np.int16]) -> NDArray[np.int16]:
+    if x.__class__ is np.ndarray and x.dtype is _INT16 and x.ndim == 1 and x.flags.c_contiguous:
+        return x  # the usual case, checked cheaply
     array = np.asarray(x)
     if array.dtype != np.int16 or array.ndim != 1:
         raise ValueError(f"expected 1-D int16 samples, got {array.ndim}-D {array.dtype}")
@@ -213,7 +227,7 @@ class Resampler:
         d = self.design
         out = np.empty(self.output_length(samples.size), dtype=np.int16)
         self._phase = _polyphase_kernel(
-            samples, self._history, d.phases, d.up, d.down, self._phase, out
+            samples, self._history, d.branches, d.up, d.down, self._phase, out
         )
         return out
 

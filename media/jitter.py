@@ -13,20 +13,24 @@ G.711 and for G.722 (RTP clock 8000). `pop` returns:
 
 Playout delay. Each packet's transit (arrival minus RTP timestamp) feeds the RFC 3550 §A.8
 interarrival jitter J and a window of recent transits. The target delay is
-``clamp(max(jitter_factor * J, p - base), min_delay_ms, max_delay_ms)``, where `base` is the
-smallest transit in the window and `p` its `percentile`. A frame with timestamp T is due at
+``clamp(max(jitter_factor * J', p - base), min_delay_ms, max_delay_ms)``, where `base` is the
+smallest transit in the window, `p` its `percentile`, and J' is J computed with each transit
+difference clipped at the target plus one tick (a lone spike barely moves it; lasting jitter
+does). A frame with timestamp T is due at
 ``T + base + target``. A talkspurt (first packet, a marker bit, or a silence gap: more timestamp
 than its missing sequence numbers explain) starts when due, so the delay moves freely there.
 Inside a talkspurt the delay follows the target slowly: a concealed frame is inserted when the
 frame would play more than half a tick early (at most every `insert_interval_ms`), and a frame
 is dropped when it plays more than 1.25 ticks late (at most every `drop_interval_ms`; with an
-`is_silence` test, only silent frames are dropped, and as often as needed).
+`is_silence` test, only silent frames are dropped, and as often as needed). Neither happens
+within those intervals of a talkspurt's start.
 
 Accounting, in packets: ``received`` (unique) = played + late + overflow + discarded + buffered.
 ``lost`` counts sequence numbers passed over and never received; one that arrives later moves
 from lost to late. Duplicates are dropped and counted. A new SSRC, a sequence jump beyond RFC 3550
-§A.1's MAX_DROPOUT/MAX_MISORDER, or timestamps going back more than `resync_ms`, confirmed by the
-next packet, resynchronises: the buffer is flushed (counted as discarded) and the stream restarts.
+§A.1's MAX_DROPOUT/MAX_MISORDER, or a timestamp jump (the transit moves by more than `resync_ms`:
+a silence gap moves timestamps and arrival alike and is no jump), confirmed by the next packet,
+resynchronises: the buffer is flushed (counted as discarded) and the stream restarts.
 Sequence numbers and timestamps are extended past their wrap-around.
 """
 
@@ -34,11 +38,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from media.playout_delay import PlayoutDelay
 from media.plc import conceal
 from media.rtp import RtpPacket, seq_diff, ts_diff
 
@@ -48,7 +52,6 @@ MAX_DROPOUT = 3000  # RFC 3550 §A.1
 MAX_MISORDER = 100  # RFC 3550 §A.1
 _FATE_MEMORY = 1024  # sequence numbers whose fate is remembered, for late and duplicate packets
 _PROBATION_SEQ = 16  # a packet confirms a resync candidate within this many sequence numbers
-_RECOMPUTE_EVERY = 8  # packets between two percentile computations
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,42 +103,6 @@ class _Entry:
     used: bool = False
 
 
-class _DelayEstimate:
-    """RFC 3550 §A.8 jitter and a percentile of recent transits, in timestamp units."""
-
-    def __init__(self, window: int, percentile: float, factor: float) -> None:
-        self.jitter = 0.0
-        self.base = math.inf
-        self._spread = 0.0
-        self._percentile = percentile
-        self._factor = factor
-        self._window: deque[float] = deque(maxlen=window)
-        self._last: float | None = None
-        self._count = 0
-
-    def observe(self, transit: float) -> None:
-        if self._last is not None:
-            self.jitter += (abs(transit - self._last) - self.jitter) / 16
-        self._last = transit
-        self._window.append(transit)
-        self.base = min(self.base, transit)
-        self._count += 1
-        if self._count % _RECOMPUTE_EVERY == 0 or len(self._window) <= _RECOMPUTE_EVERY:
-            ordered = sorted(self._window)
-            self.base = ordered[0]
-            self._spread = ordered[int(self._percentile * (len(ordered) - 1))] - ordered[0]
-
-    def rebase(self) -> None:
-        """Forget transits (the timestamp timeline moved); keep the jitter."""
-        self._window.clear()
-        self._last = None
-        self.base = math.inf
-        self._spread = 0.0
-
-    def wanted(self) -> float:
-        return max(self._factor * self.jitter, self._spread)
-
-
 class JitterBuffer:
     """Reorders, times and repairs one RTP audio stream; see the module docstring."""
 
@@ -174,7 +141,7 @@ class JitterBuffer:
         self._insert_interval = insert_interval_ms / 1000
         self._drop_interval = drop_interval_ms / 1000
         self._is_silence = is_silence
-        self._estimate = _DelayEstimate(window, percentile, jitter_factor)
+        self._estimate = PlayoutDelay(window, percentile, jitter_factor)
         self._counts = dict.fromkeys(
             ("received", "played", "lost", "late", "duplicate", "overflow", "discarded"), 0
         )
@@ -209,11 +176,11 @@ class JitterBuffer:
         """A packet of the stream arrived at `now` (seconds)."""
         if self._ssrc is None:
             self._begin_stream(packet)
-        elif self._suspicious(packet):
+        elif self._suspicious(packet, now):
             self._probation(packet, now)
             return
         elif self._candidate is not None:
-            self._discard_candidate()
+            self._drop_candidate()
         self._accept(packet, now)
 
     def pop(self, now: float) -> JitterFrame | None:
@@ -240,6 +207,7 @@ class JitterBuffer:
         self._entries: dict[int, _Entry] = {}
         self._order: list[tuple[int, int]] = []  # (ts, seq), ascending
         self._fates: dict[int, _Fate] = {}
+        self._base_seq: int | None = None  # lowest sequence number received
         self._last_seq: int | None = None  # highest sequence number consumed
         self._last_end: int | None = None  # end timestamp of the last packet consumed
         self._last_duration = self._frame
@@ -256,20 +224,26 @@ class JitterBuffer:
         self._max_seq = packet.sequence_number
         self._ref_ts = packet.timestamp
 
-    def _suspicious(self, packet: RtpPacket) -> bool:
+    def _suspicious(self, packet: RtpPacket, now: float) -> bool:
+        """Another SSRC, a sequence jump, or a timestamp jump: the transit moved by seconds."""
         if packet.ssrc != self._ssrc:
             return True
         step = seq_diff(packet.sequence_number, self._max_seq & 0xFFFF)
         if step > MAX_DROPOUT or step < -MAX_MISORDER:
             return True
-        back = ts_diff(packet.timestamp, self._ref_ts & 0xFFFFFFFF)
-        return step > 0 and back < -self._resync_units
+        return self._jumped(packet, now)
+
+    def _jumped(self, packet: RtpPacket, now: float) -> bool:
+        """The packet's transit is seconds away from the stream's: its timestamps jumped."""
+        ts = self._ref_ts + ts_diff(packet.timestamp, self._ref_ts & 0xFFFFFFFF)
+        base = self._estimate.base
+        return base != math.inf and abs(now * self.clock_rate - ts - base) > self._resync_units
 
     def _probation(self, packet: RtpPacket, now: float) -> None:
         candidate = self._candidate
         if candidate is None or not self._confirms(candidate[0], packet):
             if candidate is not None:
-                self._discard_candidate()
+                self._drop_candidate()
             self._candidate = (packet, now)
             return
         self._counts["discarded"] += len(self._entries)
@@ -286,8 +260,15 @@ class JitterBuffer:
         same = second.ssrc == first.ssrc
         return same and 0 < step <= _PROBATION_SEQ and jump <= self._resync_units
 
-    def _discard_candidate(self) -> None:
+    def _drop_candidate(self) -> None:
+        """Nothing confirmed the candidate: a straggler of this stream is merely very late."""
+        assert self._candidate is not None
+        packet, when = self._candidate
         self._candidate = None
+        behind = seq_diff(packet.sequence_number, self._max_seq & 0xFFFF) < 0
+        if packet.ssrc == self._ssrc and behind and not self._jumped(packet, when):
+            self._accept(packet, when)
+            return
         self._counts["received"] += 1
         self._counts["discarded"] += 1
 
@@ -299,7 +280,8 @@ class JitterBuffer:
             self._counts["duplicate"] += 1
             return
         self._counts["received"] += 1
-        self._observe(now * self.clock_rate - ts)
+        self._lower_base(seq)
+        self._estimate.observe(now * self.clock_rate - ts, self._target() + self._frame)
         if seq > self._max_seq:
             self._max_seq, self._ref_ts = seq, ts
         end = ts + len(packet.payload) // self._opu
@@ -307,6 +289,7 @@ class JitterBuffer:
             self._counts["lost"] -= 1
             self._settle(seq, _Fate.LATE)
         elif self._too_late(seq, end):
+            self._pass_over(seq)  # what it skips over is as lost as if it had been played
             self._settle(seq, _Fate.LATE)
         elif end <= ts:
             self._settle(seq, _Fate.DISCARDED)
@@ -315,12 +298,6 @@ class JitterBuffer:
             bisect.insort(self._order, (ts, seq))
             while len(self._entries) > self._capacity:
                 self._remove(self._order[0][1], overflow=True)
-
-    def _observe(self, transit: float) -> None:
-        base = self._estimate.base
-        if base != math.inf and abs(transit - base) > self._resync_units:
-            self._estimate.rebase()  # the timestamps jumped: the old transits mean nothing
-        self._estimate.observe(transit)
 
     def _too_late(self, seq: int, end: int) -> bool:
         if self._last_seq is not None and seq <= self._last_seq:
@@ -350,6 +327,9 @@ class JitterBuffer:
         self._play_ts = head.ts if self._play_ts is None else max(self._play_ts, head.ts)
         self._playing = True
         self._empty_ticks = 0
+        now = now_units / self.clock_rate  # starting was the adaptation: no other for a while
+        self._next_insert = now + self._insert_interval
+        self._next_drop = now + self._drop_interval
         return True
 
     def _starts_talkspurt(self, entry: _Entry) -> bool:
@@ -462,19 +442,32 @@ class JitterBuffer:
 
     def _pass_over(self, seq: int) -> None:
         """Sequence numbers skipped on the way to `seq` that never came are lost."""
-        last = seq - 1 if self._last_seq is None else self._last_seq
-        if seq <= last:
+        last = self._last_seq
+        if last is None:
+            last = (seq if self._base_seq is None else self._base_seq) - 1
+        if seq > last:
+            self._mark_lost(last + 1, seq)
+            self._last_seq = seq
+
+    def _lower_base(self, seq: int) -> None:
+        """RFC 3550 §A.1 counts from the lowest sequence number received: a straggler older
+        than every packet so far moves that start back."""
+        base = self._base_seq
+        if base is not None and seq >= base:
             return
-        skipped = seq - last - 1
-        first_remembered = max(last + 1, seq - _FATE_MEMORY)
-        known = sum(
-            1 for x in range(first_remembered, seq) if x in self._fates or x in self._entries
-        )
-        for x in range(first_remembered, seq):
-            if x not in self._fates and x not in self._entries:
+        if base is not None and self._last_seq is not None:
+            self._mark_lost(seq + 1, base)  # already passed over
+        self._base_seq = seq
+
+    def _mark_lost(self, first: int, stop: int) -> None:
+        remembered = max(first, stop - _FATE_MEMORY)
+        known = 0
+        for x in range(remembered, stop):
+            if x in self._fates or x in self._entries:
+                known += 1
+            else:
                 self._fates[x] = _Fate.LOST
-        self._counts["lost"] += skipped - known
-        self._last_seq = seq
+        self._counts["lost"] += stop - first - known
 
     def _settle(self, seq: int, fate: _Fate) -> None:
         self._fates[seq] = fate

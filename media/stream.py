@@ -94,8 +94,10 @@ class StreamStats:
     remote_report: RelayedRtcpFigures | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class MediaStream:
+    """One leg's RTP endpoint. Its repr names it only: audio and digits stay out of logs."""
+
     stream_id: str
     local_port: int
     local_address: str
@@ -126,7 +128,14 @@ class MediaStream:
     history: NDArray[np.int16] | None = None
     lost_in_row: int = 0
     pending_tones: list[NDArray[np.int16]] = field(default_factory=list)
+    pending_digits: list[str] = field(default_factory=list)
     marker_next: bool = True
+
+    def __repr__(self) -> str:
+        return (
+            f"MediaStream({self.stream_id!r}, port={self.local_port}, mode={self.mode.value}, "
+            f"destination={self.destination})"
+        )
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -285,7 +294,7 @@ class MediaStream:
         if params is None:
             return
         if params.telephone_event_pt is not None and self.events_out is not None:
-            self.events_out.start(digit, DTMF_TONE_MS, self.timestamp, 10)
+            self.pending_digits.append(digit)
             return
         from dsp.dtmf import generate
 
@@ -299,8 +308,11 @@ class MediaStream:
         if params is None or encoder is None or not self.can_send:
             return []
         out: list[bytes] = []
-        if self.events_out is not None:
-            for payload, marker, timestamp in self.events_out.next_payloads():
+        sender = self.events_out
+        if sender is not None:
+            if self.pending_digits and not sender.busy:
+                sender.start(self.pending_digits.pop(0), DTMF_TONE_MS, self.timestamp, 10)
+            for payload, marker, timestamp in sender.next_payloads():
                 out.append(
                     self._packet(params.telephone_event_pt or 101, payload, marker, timestamp)
                 )

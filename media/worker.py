@@ -32,6 +32,9 @@ __all__ = ["MediaWorkerPool", "WorkerDied"]
 
 log = logging.getLogger("callcenter.media")
 
+READY_TIMEOUT = 120.0
+"""Seconds a new worker may take to import and warm its kernels up (a cold numba cache)."""
+
 
 class WorkerDied(RuntimeError):
     """The worker that owns a stream is gone."""
@@ -91,9 +94,12 @@ class MediaWorkerPool:
             )
             process.start()
             child.close()
-            worker = _Worker(index, process, parent)
-            self._workers.append(worker)
-            self._loop.add_reader(parent.fileno(), self._readable, worker)
+            self._workers.append(_Worker(index, process, parent))
+        for worker in self._workers:  # each warms its kernels up; they do so in parallel
+            if not worker.conn.poll(READY_TIMEOUT) or worker.conn.recv() != ("ready",):
+                self.stop(timeout=1.0)
+                raise WorkerDied(f"media worker {worker.index} did not start")
+            self._loop.add_reader(worker.conn.fileno(), self._readable, worker)
 
     def stop(self, timeout: float = 2.0) -> None:
         for worker in self._workers:
@@ -310,6 +316,7 @@ async def _serve(conn: Connection, settings: EngineSettings, index: int) -> None
             stopped.set_result(None)
 
     loop.add_reader(conn.fileno(), on_command)
+    conn.send(("ready",))
     try:
         await stopped
     finally:

@@ -53,7 +53,7 @@ from callcenter.sip.transaction import (
 )
 from callcenter.switch.authgate import AuthGate
 from callcenter.switch.b2bua import B2BUA, SwitchSettings, TrunkPeer
-from callcenter.switch.call import Call
+from callcenter.switch.call import Call, SessionDescriptionHandler
 from callcenter.switch.registrar import LocationService, RegistrarPolicy
 from callcenter.switch.routing import Dialplan, Route
 
@@ -142,6 +142,7 @@ class World:
         latency: float = 0.0,
         jitter: float = 0.0,
         seed: int = 0,
+        sdp: SessionDescriptionHandler | None = None,
     ) -> None:
         self.net = Net(latency, jitter=jitter, seed=seed)
         self.txl = TransactionLayer()
@@ -166,6 +167,7 @@ class World:
             local=lambda transport: Endpoint(transport, SWITCH_HOST, SWITCH_PORT),
             on_call_ended=self.cdrs.append,
             on_registration=lambda saved, removed: self.registrations.append((saved, removed)),
+            sdp=sdp,
         )
         self.switch = SwitchNode(self.txl, self.b2bua)
         self.net.attach(self.switch)

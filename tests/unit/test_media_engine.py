@@ -1,0 +1,200 @@
+"""The media engine without sockets: relay, latching, transcoding, taps, telephone-events, SRTP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsp.g711 import alaw_decode, ulaw_encode
+from dsp.level import snr_db
+from dsp.tones import tone
+from media.codecs import G722, PCMA, PCMU
+from media.engine import EngineSettings, MediaEngine, UnknownStream
+from media.events import DtmfReceived
+from media.ports import PortAllocator
+from media.rtp import RtpPacket
+from media.srtp import SrtpContext, generate_crypto
+from media.stream import RELATCH_AFTER, StreamMode, StreamParams
+from media.tap import QueueSubscriber
+from media.telephone_event import TelephoneEvent
+
+CALLER = ("192.0.2.10", 4000)
+CALLEE = ("192.0.2.20", 5000)
+TICK = 0.020
+
+
+def engine_with_pair(
+    a: StreamParams | None = None, b: StreamParams | None = None
+) -> tuple[MediaEngine, str, str]:
+    engine = MediaEngine(PortAllocator(20000, 20099), EngineSettings(jitter_min_ms=20))
+    engine.create_stream("a", 0.0)
+    engine.create_stream("b", 0.0)
+    engine.configure("a", a or StreamParams(PCMU, 0, CALLER, telephone_event_pt=101))
+    engine.configure("b", b or StreamParams(PCMU, 0, CALLEE, telephone_event_pt=101))
+    engine.connect("a", "b")
+    return engine, "a", "b"
+
+
+def rtp(seq: int, payload: bytes, pt: int = 0, marker: bool = False, ssrc: int = 7) -> bytes:
+    return RtpPacket(pt, seq, seq * 160, ssrc, payload, marker=marker).serialize()
+
+
+def tone_packets(seconds: float, hz: float = 1000.0) -> tuple[np.ndarray, list[bytes]]:
+    pcm = tone([hz], seconds, rate=8000, level_dbov=-10.0)
+    frames = [pcm[i : i + 160] for i in range(0, len(pcm) - 159, 160)]
+    return pcm, [rtp(i, bytes(ulaw_encode(f))) for i, f in enumerate(frames)]
+
+
+def test_same_codec_is_relayed_unchanged() -> None:
+    engine, a, b = engine_with_pair()
+    assert engine.get(a).mode is StreamMode.RELAY
+    data = rtp(1, b"\xff" * 160)
+    out = engine.receive_rtp(engine.get(a), data, CALLER, 0.0)
+    assert out is not None
+    stream, sent, dest = out
+    assert stream is engine.get(b) and sent == data and dest == CALLEE
+
+
+def test_relay_renumbers_payload_types_that_differ() -> None:
+    engine, a, b = engine_with_pair(
+        StreamParams(PCMU, 0, CALLER, telephone_event_pt=101),
+        StreamParams(PCMU, 0, CALLEE, telephone_event_pt=96),
+    )
+    event = TelephoneEvent(5, False, 10, 160).serialize()
+    out = engine.receive_rtp(engine.get(a), rtp(1, event, pt=101, marker=True), CALLER, 0.0)
+    assert out is not None
+    relayed = RtpPacket.parse(out[1])
+    assert relayed.payload_type == 96 and relayed.marker and relayed.payload == event
+
+
+def test_relayed_telephone_event_is_reported_once() -> None:
+    engine, a, _ = engine_with_pair()
+    stream = engine.get(a)
+    for i, (end, duration) in enumerate([(False, 160), (False, 320), (True, 480), (True, 480)]):
+        payload = TelephoneEvent(1, end, 10, duration).serialize()
+        packet = RtpPacket(101, 10 + i, 8000, 7, payload, marker=i == 0).serialize()
+        engine.receive_rtp(stream, packet, CALLER, i * TICK)
+    digits = [e for e in engine.drain_events() if isinstance(e, DtmfReceived)]
+    assert [(d.digit, d.source, d.stream_id) for d in digits] == [("1", "rfc4733", a)]
+    assert "'1'" not in repr(digits[0])  # digits stay out of logs
+
+
+def test_latching_follows_the_first_source_and_refuses_strangers() -> None:
+    engine, a, b = engine_with_pair()
+    stream = engine.get(a)
+    natted = ("198.51.100.7", 33000)
+    assert engine.receive_rtp(stream, rtp(1, b"\xff" * 160), natted, 0.0) is not None
+    assert stream.destination == natted
+    assert engine.receive_rtp(stream, rtp(2, b"\xff" * 160), ("203.0.113.9", 1), 0.01) is None
+    assert stream.stats.dropped_foreign == 1
+    later = 0.01 + RELATCH_AFTER
+    assert engine.receive_rtp(stream, rtp(3, b"\xff" * 160), ("203.0.113.9", 1), later)
+    assert stream.destination == ("203.0.113.9", 1)
+
+
+def test_garbage_is_counted_not_relayed() -> None:
+    engine, a, _ = engine_with_pair()
+    stream = engine.get(a)
+    assert engine.receive_rtp(stream, b"\x00\x01", CALLER, 0.0) is None
+    assert engine.receive_rtp(stream, b"\x40" + bytes(20), CALLER, 0.0) is None
+    assert stream.stats.dropped_invalid == 2
+
+
+def _run(engine: MediaEngine, a: str, packets: list[bytes], extra_ticks: int = 10) -> list:
+    out = []
+    now = 0.0
+    for packet in packets:
+        engine.receive_rtp(engine.get(a), packet, CALLER, now)
+        out += engine.tick(now)
+        now += TICK
+    for _ in range(extra_ticks):
+        out += engine.tick(now)
+        now += TICK
+    return out
+
+
+def test_different_codecs_are_transcoded_with_little_loss_of_quality() -> None:
+    engine, a, b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(PCMA, 8, CALLEE))
+    assert engine.get(a).mode is StreamMode.PROCESS
+    pcm, packets = tone_packets(1.0)
+    out = _run(engine, a, packets)
+    to_callee = [RtpPacket.parse(data) for s, data, dest in out if dest == CALLEE]
+    assert to_callee and all(p.payload_type == 8 for p in to_callee)
+    assert [p.sequence_number for p in to_callee] == [
+        (to_callee[0].sequence_number + i) & 0xFFFF for i in range(len(to_callee))
+    ]
+    received = np.concatenate([alaw_decode(np.frombuffer(p.payload, np.uint8)) for p in to_callee])
+    assert snr_db(pcm[1600:6400], received[1600:8000]) > 30
+
+
+def test_narrowband_to_wideband_is_resampled() -> None:
+    engine, a, b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(G722, 9, CALLEE))
+    _, packets = tone_packets(0.6)
+    out = _run(engine, a, packets)
+    to_callee = [RtpPacket.parse(data) for s, data, dest in out if dest == CALLEE]
+    assert to_callee and all(len(p.payload) == 160 and p.payload_type == 9 for p in to_callee)
+    steps = {(q.timestamp - p.timestamp) & 0xFFFFFFFF for p, q in zip(to_callee, to_callee[1:])}
+    assert steps == {160}  # G.722's RTP clock is 8000 Hz (RFC 3551 §4.5.2)
+
+
+def test_tap_sees_both_directions_and_forces_processing() -> None:
+    engine, a, b = engine_with_pair()
+    frames = QueueSubscriber(maxlen=1000)
+    engine.taps.subscribe(None, frames)
+    engine.set_tapped(a, True)
+    assert engine.get(a).mode is StreamMode.PROCESS and engine.get(b).mode is StreamMode.PROCESS
+    engine.set_tapped(b, True)
+    pcm, packets = tone_packets(0.5)
+    _run(engine, a, packets)
+    got = frames.drain()
+    heard = np.concatenate([f.samples for f in got if f.stream_id == a and f.direction == "in"])
+    sent = np.concatenate([f.samples for f in got if f.stream_id == b and f.direction == "out"])
+    assert snr_db(pcm[800:3200], heard[800:4000]) > 30
+    assert snr_db(pcm[800:3200], sent[800:4000]) > 30
+    assert {f.rate for f in got} == {8000}
+    engine.set_tapped(a, False)
+    assert engine.get(a).mode is StreamMode.PROCESS  # b is still tapped
+    engine.set_tapped(b, False)
+    assert engine.get(a).mode is StreamMode.RELAY
+
+
+def test_event_to_a_leg_without_telephone_event_becomes_a_tone() -> None:
+    engine, a, b = engine_with_pair(
+        StreamParams(PCMU, 0, CALLER, telephone_event_pt=101), StreamParams(PCMU, 0, CALLEE)
+    )
+    assert engine.get(a).mode is StreamMode.PROCESS
+    event = TelephoneEvent(7, False, 10, 160).serialize()
+    engine.receive_rtp(engine.get(a), rtp(1, event, pt=101, marker=True), CALLER, 0.0)
+    out = [engine.tick(i * TICK) for i in range(10)]
+    from dsp.dtmf import detect
+    from dsp.g711 import ulaw_decode
+
+    audio = [RtpPacket.parse(d) for batch in out for s, d, dest in batch if dest == CALLEE]
+    pcm = np.concatenate([ulaw_decode(np.frombuffer(p.payload, np.uint8)) for p in audio])
+    assert detect(pcm) == "7"
+
+
+def test_srtp_leg_is_decrypted_for_a_plain_leg() -> None:
+    ours, theirs = generate_crypto(1), generate_crypto(1)
+    engine, a, b = engine_with_pair(
+        StreamParams(
+            PCMU, 0, CALLER, crypto_local=ours.serialize(), crypto_remote=theirs.serialize()
+        ),
+        StreamParams(PCMU, 0, CALLEE),
+    )
+    caller = SrtpContext(theirs, ours)
+    plain = rtp(1, b"\x55" * 160)
+    out = engine.receive_rtp(engine.get(a), caller.protect(plain), CALLER, 0.0)
+    assert out is not None and out[1] == plain
+    assert engine.receive_rtp(engine.get(a), plain, CALLER, 0.01) is None  # not authenticated
+    assert "inline" not in repr(engine.get(a).params)
+
+
+def test_close_releases_ports_and_unbridges() -> None:
+    engine, a, b = engine_with_pair()
+    in_use = engine.ports.in_use
+    engine.close(a)
+    assert engine.ports.in_use == in_use - 1
+    assert engine.get(b).peer is None and engine.get(b).mode is StreamMode.IDLE
+    with pytest.raises(UnknownStream):
+        engine.get(a)
