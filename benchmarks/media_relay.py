@@ -46,10 +46,12 @@ def serve(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {0})
     gen_a = (LOOPBACK, args.gen_a)
     gen_b = (LOOPBACK, args.gen_b)
+    import uvloop  # what `callcenter run` uses
+
     if args.mode == "echo":
-        asyncio.run(_serve_echo(args.calls, gen_a, gen_b))
+        uvloop.run(_serve_echo(args.calls, gen_a, gen_b))
     else:
-        asyncio.run(_serve_engine(args, gen_a, gen_b))
+        uvloop.run(_serve_engine(args, gen_a, gen_b))
 
 
 async def _serve_engine(
@@ -92,6 +94,9 @@ async def _serve_engine(
         pairs.append((pa, pb))
     if args.workers:
         await asyncio.sleep(2.0)  # workers warm their kernels up
+    from callcenter.app import _tune_garbage_collector
+
+    _tune_garbage_collector()  # as `callcenter run` does once started
     print(json.dumps({"pairs": pairs, "pids": _pids(plane)}), flush=True)
     loop = asyncio.get_running_loop()
     done = loop.create_future()
@@ -264,7 +269,8 @@ def _drive(
                 index = index[valid]
                 prev = last_arrival[side, index]
                 d = t - prev
-                deltas.append(np.abs(d[~np.isnan(d)] - 0.020))
+                if t >= measure_from:
+                    deltas.append(np.abs(d[~np.isnan(d)] - 0.020))
                 last_arrival[side, index] = t
         time.sleep(max(0.0, min(0.002, next_tick - time.monotonic())))
     # drain what is still in flight

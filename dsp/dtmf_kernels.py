@@ -1,8 +1,14 @@
 """The numba kernels behind :mod:`dsp.dtmf`: Goertzel filter bank, analysis windows, decisions.
 
+Per 5 ms sub-block, :func:`analyse_block` runs 48 Goertzel recurrences side by side (each of
+the 16 analysed bins at ``f``, ``f - 50 Hz`` and ``f + 50 Hz``), keeps the last four
+sub-blocks' terms in a ring, and combines them into the 20 ms Hann-windowed spectrum ending
+there. :func:`classify` decides whether that window holds a key; :func:`step` runs the
+key-press state machine over the windows' verdicts.
+
 State lives in arrays the caller owns (see :class:`dsp.dtmf.DtmfDetector`): the parameter
-vector is indexed by the ``P_*`` constants, the key-press machine's integers by ``I_*`` and
-its complex values (phase turns of the hit windows) by ``C_*``.
+vector is indexed by the ``P_*`` constants, the machine's integers by ``I_*`` and its complex
+values (the phase turns of the hit windows) by ``C_*``.
 """
 
 from __future__ import annotations
@@ -112,6 +118,7 @@ def goertzel_blocks(
     rotors: ComplexArray,
     out: ComplexArray,
 ) -> None:
+    """Goertzel terms of consecutive blocks of ``x`` into the rows of ``out``."""
     scratch = np.zeros((2, filters.shape[1]))
     for b in range(out.shape[0]):
         _goertzel_block(x, b * block, block, filters, steps, rotors, scratch, out[b])
@@ -131,12 +138,16 @@ def analyse_block(
     ints: NDArray[np.int64],
     spectrum: ComplexArray,
 ) -> float:
-    """Take one sub-block; once a window is complete, fill ``spectrum`` and return its power.
+    """Take the sub-block at ``x[base:]``; when it completes a window, fill ``spectrum`` (the
+    window's Hann-weighted DFT terms, phase origin sample 0) and return its mean power.
 
+    ``ring`` holds the last four sub-blocks' terms (three per bin: ``f``, ``f - Omega``,
+    ``f + Omega``, Omega being the window's own frequency), ``energy`` their squared samples
+    weighted by each quarter of the window, ``ints[I_BLOCKS]`` the sub-blocks seen so far.
     Returns -1.0 while fewer than four sub-blocks have been seen.
     """
     block = hann.shape[0] // 4
-    count = ints[0]
+    count = ints[I_BLOCKS]
     slot = count % 4
     _goertzel_block(x, base, block, filters, steps, rotors, scratch, ring[slot])
     for q in range(4):
@@ -146,7 +157,7 @@ def analyse_block(
             acc += hann[q * block + n] * v * v
         energy[slot, q] = acc
     count += 1
-    ints[0] = count
+    ints[I_BLOCKS] = count
     if count < 4:
         return -1.0
     first = count - 4
@@ -187,6 +198,7 @@ def spectra_kernel(
     out: ComplexArray,
     powers: FloatArray,
 ) -> None:
+    """Every complete window of ``x``: spectra into the rows of ``out``, powers into ``powers``."""
     block = hann.shape[0] // 4
     bins = filters.shape[1]
     scratch = np.zeros((2, bins))
@@ -415,6 +427,10 @@ def detect_kernel(
     cplx: ComplexArray,
     keys: NDArray[np.int64],
 ) -> int:
+    """Run the detector over the whole sub-blocks of ``x``; the keys pressed go to ``keys``.
+
+    Returns how many were written. Every other array is constant or the caller's state.
+    """
     block = hann.shape[0] // 4
     found = 0
     for b in range(x.shape[0] // block):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from media.engine import MediaEngine, Outgoing
 from media.events import MediaEvent
 from media.ports import NoFreePorts
-from media.stream import MediaStream
+from media.stream import Address, MediaStream
 
 __all__ = ["MediaTransport", "TransportStats"]
 
@@ -158,10 +158,21 @@ class MediaTransport:
         now = self.loop.time()
         recvfrom = entry.rtp.recvfrom
         stream = entry.stream
-        receive = stream.receive_rtp
-        events = self.engine.events
-        by_stream = self._by_stream
         mux = _mux(stream)
+        fast = None if mux else stream.plain_relay()
+        if fast is None:
+            self._rtp_slow(entry, now, BATCH)
+            return
+        # the fast path: relay from the latched source, untouched (see docs/decisions/0003)
+        dest, event_pt = fast
+        peer = stream.peer
+        target = self._by_stream.get(peer) if peer is not None else None
+        if target is None:
+            self._rtp_slow(entry, now, BATCH)
+            return
+        sendto = target.rtp.sendto
+        latched = stream.latched
+        packets = octets = 0
         for _ in range(BATCH):
             try:
                 data, addr = recvfrom(2048)
@@ -169,23 +180,44 @@ class MediaTransport:
                 break
             except OSError:
                 continue
-            if mux and len(data) > 1 and 192 <= data[1] <= 223:  # RFC 5761 §4 demultiplexing
-                self._send(self.engine.receive_rtcp(stream, data, addr, now), rtcp=True)
+            if (
+                addr != latched
+                or len(data) < 12
+                or data[0] & 0xC0 != 0x80
+                or data[1] & 0x7F == event_pt
+            ):
+                self._rtp_one(entry, data, addr, now)  # latching, events, garbage
                 continue
-            out = receive(data, addr, now, events)
-            if out is not None:
-                peer = stream.peer
-                if peer is None:
-                    continue
-                dest = peer.destination
-                target = by_stream.get(peer)
-                if dest is not None and target is not None:
-                    try:
-                        target.rtp.sendto(out, dest)
-                    except OSError:
-                        self.stats.send_errors += 1
-        if events:
+            try:
+                sendto(data, dest)
+            except OSError:
+                self.stats.send_errors += 1
+            packets += 1
+            octets += len(data)
+        if packets:
+            stream.count_relayed(packets, octets, now)
+        if self.engine.events:
             self._flush_events()
+
+    def _rtp_slow(self, entry: _Sockets, now: float, batch: int) -> None:
+        recvfrom = entry.rtp.recvfrom
+        for _ in range(batch):
+            try:
+                data, addr = recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue
+            self._rtp_one(entry, data, addr, now)
+        if self.engine.events:
+            self._flush_events()
+
+    def _rtp_one(self, entry: _Sockets, data: bytes, addr: Address, now: float) -> None:
+        stream = entry.stream
+        if _mux(stream) and len(data) > 1 and 192 <= data[1] <= 223:  # RFC 5761 §4
+            self._send(self.engine.receive_rtcp(stream, data, addr, now), rtcp=True)
+            return
+        self._send(self.engine.receive_rtp(stream, data, addr, now))
 
     def _rtcp_readable(self, entry: _Sockets) -> None:
         now = self.loop.time()

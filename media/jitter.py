@@ -289,7 +289,7 @@ class JitterBuffer:
             self._counts["lost"] -= 1
             self._settle(seq, _Fate.LATE)
         elif self._too_late(seq, end):
-            self._pass_over(seq)  # what it skips over is as lost as if it had been played
+            self._pass_over(seq, ts, end)  # what it skips over is lost as if it had been played
             self._settle(seq, _Fate.LATE)
         elif end <= ts:
             self._settle(seq, _Fate.DISCARDED)
@@ -436,18 +436,17 @@ class JitterBuffer:
         if overflow and not entry.used:
             self._settle(seq, _Fate.OVERFLOW)  # its turn has not come: not passed over yet
             return
-        self._pass_over(seq)
+        self._pass_over(seq, entry.ts, entry.end)
         self._settle(seq, _Fate.PLAYED if entry.used else _Fate.DISCARDED)
-        self._last_end, self._last_duration = entry.end, entry.end - entry.ts
 
-    def _pass_over(self, seq: int) -> None:
-        """Sequence numbers skipped on the way to `seq` that never came are lost."""
+    def _pass_over(self, seq: int, ts: int, end: int) -> None:
+        """The playout went past packet `seq`; those skipped on the way that never came are lost."""
         last = self._last_seq
         if last is None:
             last = (seq if self._base_seq is None else self._base_seq) - 1
         if seq > last:
             self._mark_lost(last + 1, seq)
-            self._last_seq = seq
+            self._last_seq, self._last_end, self._last_duration = seq, end, end - ts
 
     def _lower_base(self, seq: int) -> None:
         """RFC 3550 §A.1 counts from the lowest sequence number received: a straggler older

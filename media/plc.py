@@ -5,7 +5,9 @@ cross-correlation over the last 20 ms, and the last period is repeated. After 10
 repeated span grows to two periods, after 20 ms to three (so a long loss does not buzz), each
 switch blended over a quarter period. From 10 ms the output fades linearly and is silent from
 60 ms on. The first good frame after a loss is cross-faded from the synthetic signal: 4 ms, plus
-4 ms for each further 10 ms of loss, at most 10 ms.
+4 ms for each further 10 ms of loss, at most 10 ms. Appendix I delays its output by a quarter
+period to smooth the start of a loss; here the audio before the loss has already been played, so
+the repetition is instead levelled with it by an offset fading over a quarter period.
 
 `conceal` is stateless: the k-th lost frame of a run is ``conceal(history, k)[-frame_size:]`` with
 the same pre-loss `history`, so consecutive calls join without a step. `Concealer` keeps that
@@ -59,6 +61,7 @@ def conceal(
         return np.zeros(total, dtype=np.int16)
     period = _pitch(h, pitch_min, min(_scaled(_PITCH_MAX, rate), len(h) - corr_len), corr_len)
     signal = _repeat_periods(h, period, total, rate)
+    _bridge(signal, h, period)
     signal *= _fade(total, rate)
     return np.clip(np.rint(signal), -32768, 32767).astype(np.int16)
 
@@ -163,6 +166,18 @@ def _repeat_periods(h: _Float, period: int, total: int, rate: int) -> _Float:
         weight = np.clip((n - start + 1) / (overlap + 1), 0.0, 1.0)
         out = out * (1.0 - weight) + longer * weight
     return np.asarray(out, dtype=np.float64)
+
+
+def _bridge(signal: _Float, h: _Float, period: int) -> None:
+    """Level the start of the repetition with the audio already played.
+
+    Appendix I delays its output to blend the history's tail into the repetition; played audio
+    cannot change here, so the step between the last sample and the repetition (the period is an
+    integer, the pitch rarely) is removed by an offset that fades out over a quarter period.
+    """
+    length = min(max(1, period // 4), len(signal))
+    step = h[-1] - h[-period - 1]
+    signal[:length] += step * (1.0 - np.arange(1, length + 1) / (length + 1))
 
 
 def _fade(total: int, rate: int) -> _Float:

@@ -216,6 +216,41 @@ class MediaStream:
             self._accept_for_processing(data, now, events)
         return None
 
+    def plain_relay(self) -> tuple[Address, int] | None:
+        """(destination, telephone-event payload type or -1) when packets from the latched
+        source may go to the peer untouched: relay mode, no SRTP, no renumbering. The shell
+        uses it for its fast path; everything else takes `receive_rtp`."""
+        peer = self.peer
+        params = self.params
+        if (
+            self.mode is not StreamMode.RELAY
+            or peer is None
+            or params is None
+            or not params.receive
+            or self.latched is None
+            or self.srtp is not None
+            or peer.srtp is not None
+            or self.relay_pt_map
+            or not peer.can_send
+        ):
+            return None
+        dest = peer.destination
+        if dest is None:
+            return None
+        te = params.telephone_event_pt
+        return dest, (-1 if te is None else te)
+
+    def count_relayed(self, packets: int, octets: int, now: float) -> None:
+        """Account for packets the shell's fast path relayed to the peer."""
+        stats = self.stats
+        stats.packets_received += packets
+        stats.bytes_received += octets
+        self.last_received = now
+        peer = self.peer
+        if peer is not None:
+            peer.stats.packets_sent += packets
+            peer.stats.bytes_sent += octets
+
     def _relay(self, data: bytes, now: float, events: list[MediaEvent]) -> bytes | None:
         peer = self.peer
         if peer is None or not peer.can_send:

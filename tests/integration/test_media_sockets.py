@@ -34,10 +34,10 @@ def phone() -> socket.socket:
     return sock
 
 
-async def receive(sock: socket.socket, count: int, timeout: float = 3.0) -> list[bytes]:
+async def receive(sock: socket.socket, count: int, within: float = 3.0) -> list[bytes]:
     loop = asyncio.get_running_loop()
     got: list[bytes] = []
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while len(got) < count and loop.time() < deadline:
         try:
             got.append(sock.recv(2048))
@@ -107,7 +107,7 @@ def test_relay_carries_packets_both_ways_unchanged(kind: str) -> None:
             )
         await receive(b, 4)
         deadline = asyncio.get_running_loop().time() + 3
-        while not events and asyncio.get_running_loop().time() < deadline:
+        while not events and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         digits = [(e.digit, e.stream_id) for e in events if isinstance(e, DtmfReceived)]
         assert digits == [("9", "call-a")]

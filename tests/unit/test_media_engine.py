@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -56,7 +58,7 @@ def test_same_codec_is_relayed_unchanged() -> None:
 
 
 def test_relay_renumbers_payload_types_that_differ() -> None:
-    engine, a, b = engine_with_pair(
+    engine, a, _b = engine_with_pair(
         StreamParams(PCMU, 0, CALLER, telephone_event_pt=101),
         StreamParams(PCMU, 0, CALLEE, telephone_event_pt=96),
     )
@@ -80,7 +82,7 @@ def test_relayed_telephone_event_is_reported_once() -> None:
 
 
 def test_latching_follows_the_first_source_and_refuses_strangers() -> None:
-    engine, a, b = engine_with_pair()
+    engine, a, _b = engine_with_pair()
     stream = engine.get(a)
     natted = ("198.51.100.7", 33000)
     assert engine.receive_rtp(stream, rtp(1, b"\xff" * 160), natted, 0.0) is not None
@@ -114,7 +116,7 @@ def _run(engine: MediaEngine, a: str, packets: list[bytes], extra_ticks: int = 1
 
 
 def test_different_codecs_are_transcoded_with_little_loss_of_quality() -> None:
-    engine, a, b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(PCMA, 8, CALLEE))
+    engine, a, _b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(PCMA, 8, CALLEE))
     assert engine.get(a).mode is StreamMode.PROCESS
     pcm, packets = tone_packets(1.0)
     out = _run(engine, a, packets)
@@ -128,12 +130,12 @@ def test_different_codecs_are_transcoded_with_little_loss_of_quality() -> None:
 
 
 def test_narrowband_to_wideband_is_resampled() -> None:
-    engine, a, b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(G722, 9, CALLEE))
+    engine, a, _b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(G722, 9, CALLEE))
     _, packets = tone_packets(0.6)
     out = _run(engine, a, packets)
     to_callee = [RtpPacket.parse(data) for s, data, dest in out if dest == CALLEE]
     assert to_callee and all(len(p.payload) == 160 and p.payload_type == 9 for p in to_callee)
-    steps = {(q.timestamp - p.timestamp) & 0xFFFFFFFF for p, q in zip(to_callee, to_callee[1:])}
+    steps = {(q.timestamp - p.timestamp) & 0xFFFFFFFF for p, q in itertools.pairwise(to_callee)}
     assert steps == {160}  # G.722's RTP clock is 8000 Hz (RFC 3551 §4.5.2)
 
 
@@ -159,7 +161,7 @@ def test_tap_sees_both_directions_and_forces_processing() -> None:
 
 
 def test_event_to_a_leg_without_telephone_event_becomes_a_tone() -> None:
-    engine, a, b = engine_with_pair(
+    engine, a, _b = engine_with_pair(
         StreamParams(PCMU, 0, CALLER, telephone_event_pt=101), StreamParams(PCMU, 0, CALLEE)
     )
     assert engine.get(a).mode is StreamMode.PROCESS
@@ -176,7 +178,7 @@ def test_event_to_a_leg_without_telephone_event_becomes_a_tone() -> None:
 
 def test_srtp_leg_is_decrypted_for_a_plain_leg() -> None:
     ours, theirs = generate_crypto(1), generate_crypto(1)
-    engine, a, b = engine_with_pair(
+    engine, a, _b = engine_with_pair(
         StreamParams(
             PCMU, 0, CALLER, crypto_local=ours.serialize(), crypto_remote=theirs.serialize()
         ),

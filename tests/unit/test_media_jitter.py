@@ -366,6 +366,34 @@ def test_pareto_spikes_never_grow_the_delay_or_the_buffer_past_their_bounds(seed
     assert_accounting(jb, len(sent), delivery.dropped)
 
 
+def test_lasting_jitter_raises_the_target_in_half_a_second_but_a_lone_spike_not() -> None:
+    rough = uniform(80)
+    spike: Jitter = lambda rng, sent: 0.4 if 3.0 <= sent < 3.02 else 0.0  # noqa: E731
+    net = Network(jitter=phases((5.0, spike), (60.0, rough)))
+    sent = talkspurt(300)
+    jb = JitterBuffer()
+    playout = play(jb, transmit(sent, net, seed=2).arrivals, until=6.5)
+    assert max(target for t, target in playout.targets if t < 5.0) < 30
+    assert playout.target_at(5.55) > 50
+
+
+def test_a_marker_moves_the_delay_even_inside_continuous_audio() -> None:
+    """Talkspurts back to back (no silence between): only their marker bits let the delay
+    grow when inserting is disabled."""
+    sent: Sent = []
+    for k in range(6):
+        sent += talkspurt(50, seq=1000 + 50 * k, ts=5000 + 8000 * k, start=float(k))
+    net = Network(jitter=phases((2.0, uniform(2)), (60.0, uniform(90))))
+    delivery = transmit(sent, net, seed=4)
+    jb = JitterBuffer(insert_interval_ms=1e9, drop_interval_ms=1e9, max_conceal_ms=1e9)
+    playout = play(jb, delivery.arrivals, until=6.5)
+    assert_in_order_and_intact(playout)
+    assert playout.delay_at(1.9) < 40
+    assert playout.delay_at(5.9) > 70
+    assert jb.stats.inserted_frames == 0
+    assert_accounting(jb, len(sent), delivery.dropped)
+
+
 def test_silence_gaps_are_not_loss_and_talkspurts_start_at_the_target_delay() -> None:
     sent = dtx_stream(10, talk=25, silence=25)
     jb = JitterBuffer(min_delay_ms=60, max_conceal_ms=60)
@@ -487,17 +515,40 @@ def test_a_new_ssrc_flushes_and_restarts() -> None:
     assert s.received == s.played + s.late + s.overflow + s.discarded + s.buffered
 
 
-def test_a_single_stray_packet_does_not_resync() -> None:
+def test_stray_packets_do_not_resync() -> None:
     sent = talkspurt(100)
-    stray = RtpPacket(0, 7, 123456, 0xBAD, payload_for(0, 160))
     arrivals = transmit(sent, Network(), 1).arrivals
-    arrivals.append((1.0001, stray))
+    arrivals.append((1.0001, RtpPacket(0, 7, 123456, 0xBAD, payload_for(0, 160))))
+    arrivals.append((1.0002, RtpPacket(0, 8, 123616, 0xF00, payload_for(0, 160))))
     arrivals.sort(key=lambda item: item[0])
     jb = JitterBuffer()
     playout = play(jb, arrivals, until=2.5)
     assert jb.stats.resyncs == 0
-    assert jb.stats.played == 100 and jb.stats.discarded == 1
+    assert jb.stats.played == 100 and jb.stats.discarded == 2
     assert_in_order_and_intact(playout)
+
+
+def test_a_new_ssrc_resyncs_even_when_the_numbering_runs_on() -> None:
+    first = talkspurt(50)
+    second = talkspurt(50, seq=1050, ts=5000 + 50 * 160, start=1.0, ssrc=0xC0FFEE, marker=False)
+    jb = JitterBuffer()
+    playout = play(jb, transmit(first + second, Network(jitter=uniform(5)), 1).arrivals, 2.5)
+    s = jb.stats
+    assert s.resyncs == 1 and s.lost == 0
+    assert s.played + s.discarded == 100 and s.discarded <= 2
+    assert_in_order_and_intact(playout)
+
+
+def test_the_lowest_sequence_number_received_starts_the_count() -> None:
+    sent = talkspurt(50)
+    arrivals = transmit(sent, Network(), 1).arrivals
+    arrivals = [(when + (0.3 if p.sequence_number == 1000 else 0.0), p) for when, p in arrivals]
+    arrivals = [item for item in arrivals if item[1].sequence_number != 1001]
+    arrivals.sort(key=lambda item: item[0])
+    jb = JitterBuffer()
+    play(jb, arrivals, until=1.5)
+    s = jb.stats
+    assert (s.played, s.late, s.lost) == (48, 1, 1)
 
 
 def test_timestamps_going_back_seconds_resync() -> None:
