@@ -235,6 +235,7 @@ def _drive(
     measured_sent = 0
     measured_received = 0
     last_arrival = np.full((2, calls), np.nan)
+    seen: list[dict[int, int]] = [{}, {}]
     deltas: list[np.ndarray] = []
     while True:
         now = time.monotonic()
@@ -264,9 +265,12 @@ def _drive(
                 received += n
                 measured_received += n
                 ssrc = r.buffer[:n, 8:12].copy().view(">u4").reshape(n).astype(np.int64)
-                index = ssrc & 0xFFFFF
-                valid = index < calls
-                index = index[valid]
+                # relayed packets keep our SSRC; processed ones carry the switch's own, which
+                # is learned at first sight (one stream per SSRC and side)
+                unique, inverse = np.unique(ssrc, return_inverse=True)
+                slots = np.array([_slot(seen[side], int(u)) for u in unique], dtype=np.int64)
+                index = slots[inverse]
+                index = index[index < calls]
                 prev = last_arrival[side, index]
                 d = t - prev
                 if t >= measure_from:
@@ -283,7 +287,7 @@ def _drive(
     cpu1 = (_cpu_seconds(pids), time.monotonic())
     assert cpu0 is not None
     cpu = (cpu1[0] - cpu0[0]) / (cpu1[1] - cpu0[1])
-    jitter = np.concatenate(deltas) if deltas else np.zeros(1)
+    jitter = np.concatenate([np.zeros(1), *deltas])
     loss = max(0.0, 1 - measured_received / measured_sent) if measured_sent else 1.0
     return {
         "calls": calls,
@@ -293,6 +297,13 @@ def _drive(
         "jitter_p99_ms": float(np.percentile(jitter, 99) * 1000),
         "cpu": cpu,
     }
+
+
+def _slot(seen: dict[int, int], ssrc: int) -> int:
+    slot = seen.get(ssrc)
+    if slot is None:
+        slot = seen[ssrc] = len(seen)
+    return slot
 
 
 def main() -> None:

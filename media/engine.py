@@ -11,23 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from media.codecs import decoder_for, encoder_for
-from media.events import DtmfReceived, MediaEvent, MediaTimeout
+from media.events import MediaEvent, MediaTimeout
 from media.jitter import JitterBuffer
-from media.plc import conceal, history_length, recover
 from media.ports import PortAllocator
 from media.srtp import CryptoAttribute, SrtpContext
 from media.stream import Address, MediaStream, StreamMode, StreamParams
-from media.tap import TapFrame, TapHub
+from media.tap import TapHub
 from media.telephone_event import TelephoneEventReceiver, TelephoneEventSender
-
-if TYPE_CHECKING:
-    from dsp.dtmf import DtmfDetector
+from media.tick import TickProcessor
 
 __all__ = ["EngineSettings", "MediaEngine", "Outgoing", "UnknownStream"]
 
@@ -69,7 +65,7 @@ class MediaEngine:
         self._resamplers = {}
         self._timed_out: set[str] = set()
         self._next_timeout_check = 0.0
-        self._detectors: dict[str, DtmfDetector] = {}
+        self._ticker = TickProcessor(self.taps, self._resample)
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -151,7 +147,7 @@ class MediaEngine:
         self.disconnect(stream_id)
         del self.streams[stream_id]
         self._timed_out.discard(stream_id)
-        self._detectors.pop(stream_id, None)
+        self._ticker.forget(stream_id)
         for key in [k for k in self._resamplers if k[0] == stream_id]:
             del self._resamplers[key]
         if stream in self._processing:
@@ -233,75 +229,16 @@ class MediaEngine:
 
     def tick(self, now: float) -> list[Outgoing]:
         """Decode what arrived, produce 20 ms for every processed stream, and check timeouts."""
-        processing = self._processing
-        for s in processing:
-            s.input_pcm = self._pull(s, now)
         out: list[Outgoing] = []
-        for s in processing:
-            if not s.can_send:
-                continue
-            pcm = s.overlay_tones(self._source_for(s))
-            if s.tapped:
-                self._publish(s, "out", pcm, now)
-            dest = s.destination
-            assert dest is not None
-            out.extend((s, data, dest) for data in s.packetize(pcm))
+        if self._processing:
+            for s, data in self._ticker.run(self._processing, now, self.events):
+                dest = s.destination
+                if dest is not None:
+                    out.append((s, data, dest))
         if self.settings.media_timeout is not None and now >= self._next_timeout_check:
             self._next_timeout_check = now + 1.0
             self._check_timeouts(now, self.settings.media_timeout)
         return out
-
-    def _pull(self, s: MediaStream, now: float) -> NDArray[np.int16] | None:
-        jitter, decoder = s.jitter, s.decoder
-        if jitter is None or decoder is None:
-            return None
-        frame = jitter.pop(now)
-        if frame is None:
-            return None
-        rate = s.sample_rate
-        size = rate // 50
-        history = s.history
-        if frame.payload is None:
-            s.lost_in_row += 1
-            if history is None:
-                pcm = np.zeros(size, dtype=np.int16)
-            else:
-                pcm = conceal(history, s.lost_in_row, frame_size=size, rate=rate)[-size:]
-        else:
-            pcm = decoder.decode(frame.payload)
-            if s.lost_in_row and history is not None and len(pcm) == size:
-                pcm = recover(history, s.lost_in_row, pcm, frame_size=size, rate=rate)
-            s.lost_in_row = 0
-            keep = history_length(rate)
-            s.history = pcm if history is None else np.concatenate((history, pcm))[-keep:]
-        if s.detect_inband:
-            self._detect(s, pcm, now)
-        if s.tapped:
-            self._publish(s, "in", pcm, now)
-        return pcm
-
-    def _detect(self, s: MediaStream, pcm: NDArray[np.int16], now: float) -> None:
-        detector = self._detectors.get(s.stream_id)
-        if detector is None:
-            from dsp.dtmf import DtmfDetector
-
-            detector = self._detectors[s.stream_id] = DtmfDetector(s.sample_rate)
-        for digit in detector.process(pcm):
-            s.stats.digits += 1
-            self.events.append(DtmfReceived(s.stream_id, digit, "inband", now))
-            peer = s.peer
-            if peer is not None and peer.params is not None and peer.params.telephone_event_pt:
-                peer.send_digit(digit)
-
-    def _source_for(self, s: MediaStream) -> NDArray[np.int16]:
-        samples = s.sample_rate // 50
-        peer = s.peer
-        pcm = peer.input_pcm if peer is not None else None
-        if pcm is None:
-            return np.zeros(samples, dtype=np.int16)
-        if peer is not None and peer.sample_rate != s.sample_rate:
-            pcm = self._resample(peer, s, pcm)
-        return pcm
 
     def _resample(
         self, src: MediaStream, dst: MediaStream, pcm: NDArray[np.int16]
@@ -313,20 +250,6 @@ class MediaEngine:
 
             fn = self._resamplers[key] = Resampler(src.sample_rate, dst.sample_rate).process
         return fn(pcm)
-
-    def _publish(self, s: MediaStream, direction: str, pcm: NDArray[np.int16], now: float) -> None:
-        if not self.taps.wants(s.stream_id):
-            return
-        self.taps.publish(
-            TapFrame(
-                stream_id=s.stream_id,
-                direction="in" if direction == "in" else "out",
-                rate=s.sample_rate,
-                timestamp=now,
-                samples=pcm,
-                marked=None,
-            )
-        )
 
     def _check_timeouts(self, now: float, limit: float) -> None:
         for s in self.streams.values():

@@ -11,19 +11,21 @@ G.711 and for G.722 (RTP clock 8000). `pop` returns:
 - ``None`` when there is nothing to play: before the stream starts, in a silence (DTX) gap, and
   while a talkspurt waits for its playout time.
 
-Playout delay. Each packet's transit (arrival minus RTP timestamp) feeds the RFC 3550 §A.8
-interarrival jitter J and a window of recent transits. The target delay is
+Playout delay (`media.playout_delay`). Each packet's transit (arrival minus RTP timestamp) feeds
+the RFC 3550 §A.8 interarrival jitter J and a window of recent transits. The target delay is
 ``clamp(max(jitter_factor * J', p - base), min_delay_ms, max_delay_ms)``, where `base` is the
 smallest transit in the window, `p` its `percentile`, and J' is J computed with each transit
 difference clipped at the target plus one tick (a lone spike barely moves it; lasting jitter
-does). A frame with timestamp T is due at
-``T + base + target``. A talkspurt (first packet, a marker bit, or a silence gap: more timestamp
-than its missing sequence numbers explain) starts when due, so the delay moves freely there.
-Inside a talkspurt the delay follows the target slowly: a concealed frame is inserted when the
-frame would play more than half a tick early (at most every `insert_interval_ms`), and a frame
-is dropped when it plays more than 1.25 ticks late (at most every `drop_interval_ms`; with an
-`is_silence` test, only silent frames are dropped, and as often as needed). Neither happens
-within those intervals of a talkspurt's start.
+does). A frame with timestamp T is due at ``T + base + target``.
+
+A talkspurt (the first packet, a marker bit, or a silence gap: more timestamp than its missing
+sequence numbers explain) starts when due, so the delay moves freely there. Inside a talkspurt
+the delay follows the target slowly: a concealed frame is inserted when the frame would play
+more than half a tick early (at most every `insert_interval_ms`), and a frame is dropped when
+it would play more than 1.25 ticks late (at most every `drop_interval_ms`; with an
+`is_silence` test only silent frames are dropped, as often as needed). Neither happens within
+those intervals of a talkspurt's start. An empty buffer is concealed for `max_conceal_ms` (it
+may be loss or the start of a silence), then the stream waits for its next talkspurt.
 
 Accounting, in packets: ``received`` (unique) = played + late + overflow + discarded + buffered.
 ``lost`` counts sequence numbers passed over and never received; one that arrives later moves
@@ -87,6 +89,8 @@ class JitterStats:
 
 
 class _Fate(Enum):
+    """What became of a sequence number; the values name the counters."""
+
     PLAYED = "played"
     LOST = "lost"
     LATE = "late"
@@ -375,9 +379,9 @@ class JitterBuffer:
         return self._advance(self._frame_at(play_ts))
 
     def _may_drop(self, now: float, play_ts: int) -> bool:
+        if now < self._next_drop:
+            return False
         if self._is_silence is None:
-            if now < self._next_drop:
-                return False
             self._next_drop = now + self._drop_interval
             return True
         payload, _ = self._assemble(play_ts, mark=False)
@@ -469,15 +473,9 @@ class JitterBuffer:
         self._counts["lost"] += stop - first - known
 
     def _settle(self, seq: int, fate: _Fate) -> None:
+        """Record what became of a packet that arrived (its counter is the fate's value)."""
         self._fates[seq] = fate
-        key = {
-            _Fate.PLAYED: "played",
-            _Fate.LATE: "late",
-            _Fate.OVERFLOW: "overflow",
-            _Fate.DISCARDED: "discarded",
-        }.get(fate)
-        if key is not None:
-            self._counts[key] += 1
+        self._counts[fate.value] += 1
         if len(self._fates) > 2 * _FATE_MEMORY:
             floor = max(self._fates) - _FATE_MEMORY
             self._fates = {k: v for k, v in self._fates.items() if k >= floor}

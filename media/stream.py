@@ -342,21 +342,26 @@ class MediaStream:
         encoder = self.encoder
         if params is None or encoder is None or not self.can_send:
             return []
-        out: list[bytes] = []
-        sender = self.events_out
-        if sender is not None:
-            if self.pending_digits and not sender.busy:
-                sender.start(self.pending_digits.pop(0), DTMF_TONE_MS, self.timestamp, 10)
-            for payload, marker, timestamp in sender.next_payloads():
-                out.append(
-                    self._packet(params.telephone_event_pt or 101, payload, marker, timestamp)
-                )
+        out = self.event_packets()
         out.append(self._packet(params.payload_type, encoder.encode(pcm), self.marker_next, None))
         self.marker_next = False
-        self.timestamp = (self.timestamp + params.codec.clock_rate * params.ptime_ms // 1000) & (
-            0xFFFFFFFF
-        )
+        step = params.codec.clock_rate * params.ptime_ms // 1000
+        self.timestamp = (self.timestamp + step) & 0xFFFFFFFF
         return out
+
+    def event_packets(self) -> list[bytes]:
+        """RFC 4733 packets due this tick (they share the audio's sequence space)."""
+        sender = self.events_out
+        params = self.params
+        if sender is None or params is None or (sender.idle and not self.pending_digits):
+            return []
+        if self.pending_digits and not sender.busy:
+            sender.start(self.pending_digits.pop(0), DTMF_TONE_MS, self.timestamp, 10)
+        pt = params.telephone_event_pt or 101
+        return [
+            self._packet(pt, payload, marker, timestamp)
+            for payload, marker, timestamp in sender.next_payloads()
+        ]
 
     def _packet(self, pt: int, payload: bytes, marker: bool, timestamp: int | None) -> bytes:
         packet = RtpPacket(

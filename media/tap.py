@@ -56,7 +56,15 @@ class TapFrame:
             raise ValueError(f"tap direction must be 'in' or 'out', not {self.direction!r}")
         if self.rate <= 0:
             raise ValueError(f"tap sample rate must be positive, not {self.rate}")
-        samples = np.array(self.samples, dtype=np.int16, copy=True)
+        samples = self.samples
+        # A read-only int16 array is taken as it is: the engine hands out rows of a tick's
+        # matrix that nothing writes again. Anything else is copied and frozen.
+        if not (
+            isinstance(samples, np.ndarray)
+            and samples.dtype == np.int16
+            and not samples.flags.writeable
+        ):
+            samples = np.array(samples, dtype=np.int16, copy=True)
         if samples.ndim != 1:
             raise ValueError(f"tap samples must be one-dimensional, not shape {samples.shape}")
         samples.flags.writeable = False

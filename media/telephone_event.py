@@ -10,7 +10,9 @@ receiver reads the first block)::
 `TelephoneEventSender` produces, once per packet interval, the payloads of a digit: the RTP
 timestamp of every packet is the start of the event, the first carries the marker bit, the
 duration grows by one interval per packet (§2.5.1.2), the final packet has E set and is sent three
-times (§2.5.1.4), and an event longer than the 16-bit duration is cut into segments (§2.5.1.3).
+times (§2.5.1.4), and an event longer than the 16-bit duration is cut into segments (§2.5.1.3):
+each segment holds whole packet intervals, starts where the last ended, has its own final packet
+sent three times (without E, but for the last), and no marker bit (it continues the key press).
 It returns ``(payload, marker, timestamp)``; the caller numbers the packets in its own stream.
 
 `TelephoneEventReceiver` turns received packets into `DtmfDigit` reports (§2.5.2): a new event is
@@ -72,9 +74,11 @@ def event_to_digit(event: int) -> str:
     return DTMF_EVENTS[event]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class TelephoneEvent:
-    """One event block of the payload (§2.3). The R bit is sent as zero and ignored."""
+    """One event block of the payload (§2.3). The R bit is sent as zero and ignored.
+
+    The repr leaves the event code out: a DTMF digit may belong to a card number or a PIN."""
 
     event: int
     end: bool
@@ -102,6 +106,9 @@ class TelephoneEvent:
 
     def __bytes__(self) -> bytes:
         return self.serialize()
+
+    def __repr__(self) -> str:  # the event code is a key press: keep it out of logs
+        return f"TelephoneEvent(end={self.end}, volume={self.volume}, duration={self.duration})"
 
 
 class TelephoneEventPayload(NamedTuple):
@@ -225,9 +232,12 @@ class DtmfReport(Enum):
     BOTH = "both"  # a start report and an end report (``ended=True``)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class DtmfDigit:
-    """A received DTMF key press. `duration` is in timestamp units, final when `ended`."""
+    """A received DTMF key press. `duration` is in timestamp units, final when `ended`.
+
+    The digit may belong to a card number or a PIN: its repr leaves it (and `event`) out.
+    """
 
     digit: str
     event: int
@@ -240,6 +250,12 @@ class DtmfDigit:
     @property
     def duration_ms(self) -> float:
         return self.duration * 1000 / self.clock_rate
+
+    def __repr__(self) -> str:
+        return (
+            f"DtmfDigit(timestamp={self.timestamp}, duration={self.duration}, "
+            f"volume={self.volume}, ended={self.ended})"
+        )
 
 
 @dataclass(slots=True)
@@ -259,7 +275,8 @@ class TelephoneEventReceiver:
     """RFC 4733 §2.5.2 for one RTP stream: `receive` packets, get each key press once.
 
     `report` chooses when a digit is reported (`DtmfReport`). An event with no end is ended
-    `timeout_ms` after its last packet, or three update intervals if the sender's are longer;
+    `timeout_ms` (default three packet intervals) after its last packet, or three of the sender's
+    update intervals (the smallest duration step seen) if those are longer;
     `poll(now)` (also run by `receive`) applies it and `get_timer()` gives the deadline.
     Event codes above 15 are ignored and counted in `ignored`, as are malformed payloads.
     """
@@ -274,7 +291,7 @@ class TelephoneEventReceiver:
         self.report = report
         self.clock_rate = clock_rate
         self._timeout = (timeout_ms if timeout_ms is not None else 3 * ptime_ms) / 1000
-        self._update_units = 0  # largest duration step seen between two updates
+        self._update_units = 0  # the sender's update interval: the smallest step seen
         self._ssrc: int | None = None
         self._ref_ts = 0  # extended timestamp the next ones are extended around
         self._events: OrderedDict[tuple[int, int], _Event] = OrderedDict()
@@ -350,8 +367,8 @@ class TelephoneEventReceiver:
         duration = ts - event.start + block.duration
         if duration > event.duration:
             step = duration - event.duration
-            if step <= self.clock_rate:  # a plausible update interval (at most 1 s)
-                self._update_units = max(self._update_units, step)
+            if self._update_units == 0 or step < self._update_units:  # losses only lengthen
+                self._update_units = step
             event.duration = duration
         event.last_seen = max(event.last_seen, now)
         if event is not self._current:

@@ -88,6 +88,14 @@ def test_serialize_inverts_parse_but_for_the_reserved_bit(data: bytes) -> None:
     assert TelephoneEvent.parse(data).serialize() == expected
 
 
+def test_reprs_keep_key_presses_out_of_logs() -> None:
+    block = TelephoneEvent(7, end=True, volume=10, duration=800)
+    digit = DtmfDigit("7", 7, timestamp=1234, duration=800, volume=10, ended=True)
+    for text in (repr(block), repr(digit), str(digit), f"{[digit]}"):
+        assert "7" not in text.replace("1234", "")
+    assert "duration=800" in repr(block) and "timestamp=1234" in repr(digit)
+
+
 def test_digits_map_to_event_codes_both_ways() -> None:
     assert [digit_to_event(d) for d in DTMF_EVENTS] == list(range(16))
     assert [event_to_digit(e) for e in range(16)] == list(DTMF_EVENTS)
@@ -344,6 +352,13 @@ def test_the_timeout_follows_a_slower_senders_update_interval() -> None:
     feed(receiver, key_press(6, ts=0, updates=4, step=400)[:3])  # 50 ms updates
     timer = receiver.get_timer()
     assert timer == pytest.approx(0.04 + 0.15)
+
+
+def test_lost_updates_do_not_lengthen_the_timeout() -> None:
+    receiver = TelephoneEventReceiver(DtmfReport.END)
+    press = key_press(6, ts=0, updates=40)
+    feed(receiver, press[:3] + press[30:32])  # 27 updates lost: a step of 4480 units
+    assert receiver.get_timer() == pytest.approx(0.08 + 0.06)
 
 
 def test_a_timed_out_press_that_resumes_is_not_reported_again() -> None:
