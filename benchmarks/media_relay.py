@@ -43,6 +43,9 @@ SETTLE = 1.0
 
 # --------------------------------------------------------------------- the child (media plane)
 def serve(args: argparse.Namespace) -> None:
+    from callcenter.app import _raise_open_file_limit
+
+    _raise_open_file_limit()  # four sockets per call
     os.sched_setaffinity(0, {0})
     gen_a = (LOOPBACK, args.gen_a)
     gen_b = (LOOPBACK, args.gen_b)

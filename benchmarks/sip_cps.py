@@ -158,6 +158,8 @@ class Bench:
             trunks=[trunk("uac", uac_port), trunk("uas", uas_port)],
             routes=[route(r"^(2\d{3})$", "uas")],
         )
+        # every call anchors its media on two port pairs: room for 10,000 calls at once
+        config["media"] = {"rtp_ports": "20000-59999"}
         switch = SwitchProcess(
             self.work_dir / "switch",
             config,

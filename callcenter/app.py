@@ -413,7 +413,21 @@ def run_switch(options: RunOptions) -> int:
         return runner.run(_serve(config, options))
 
 
+def _raise_open_file_limit() -> None:
+    """Each call holds four media sockets: allow as many open files as the system lets us."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        log.warning("could not raise the open-file limit; calls are limited by it")
+
+
 async def _serve(config: Config, options: RunOptions) -> int:
+    _raise_open_file_limit()
     switch = Softswitch(config, options.data_dir, config_path=options.config_path)
     loop = asyncio.get_running_loop()
     # Handlers and pid file come first: once the switch answers, it can also be stopped.

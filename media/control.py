@@ -45,6 +45,12 @@ class MediaControl(Protocol):
 
     def set_detect_inband(self, stream_id: str, detect: bool) -> None: ...
 
+    def play(self, stream_id: str, prompt: str, playback_id: str, *, loop: bool = False) -> None:
+        """Play a WAV file to the stream's remote party; `PlaybackFinished` follows."""
+        ...
+
+    def stop_playback(self, stream_id: str) -> None: ...
+
     def close_stream(self, stream_id: str) -> None: ...
 
     def stream_count(self) -> int: ...
@@ -98,6 +104,12 @@ class LocalMedia:
 
     def set_detect_inband(self, stream_id: str, detect: bool) -> None:
         self.engine.set_detect_inband(stream_id, detect)
+
+    def play(self, stream_id: str, prompt: str, playback_id: str, *, loop: bool = False) -> None:
+        self.engine.play(stream_id, prompt, playback_id, loop=loop)
+
+    def stop_playback(self, stream_id: str) -> None:
+        self.engine.stop_playback(stream_id)
 
     def close_stream(self, stream_id: str) -> None:
         self.transport.close_stream(stream_id)

@@ -16,9 +16,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from media.codecs import decoder_for, encoder_for
-from media.events import MediaEvent, MediaTimeout
+from media.events import MediaEvent, MediaTimeout, PlaybackFinished
 from media.jitter import JitterBuffer
+from media.player import PlaybackQueue, PromptCache
 from media.ports import PortAllocator
+from media.rtcp_session import RtcpSession
 from media.srtp import CryptoAttribute, SrtpContext
 from media.stream import Address, MediaStream, StreamMode, StreamParams
 from media.tap import TapHub
@@ -28,6 +30,8 @@ from media.tick import TickProcessor
 __all__ = ["EngineSettings", "MediaEngine", "Outgoing", "UnknownStream"]
 
 TICK = 0.020
+RTCP_CHECK = 0.5
+"""Seconds between looks for RTCP reports due (intervals are 2.5-7.5 s, RFC 3550 §6.2)."""
 
 
 class UnknownStream(KeyError):
@@ -66,6 +70,11 @@ class MediaEngine:
         self._timed_out: set[str] = set()
         self._next_timeout_check = 0.0
         self._ticker = TickProcessor(self.taps, self._resample)
+        self.prompts = PromptCache()
+        self.cname = f"callcenter@{self.settings.local_address}"
+        self.rtcp_out: list[Outgoing] = []
+        self._next_rtcp_check = 0.0
+        self._dirty: set[str] = set()
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -166,6 +175,41 @@ class MediaEngine:
         stream.detect_inband = detect
         self._update_modes(stream)
 
+    def play(
+        self,
+        stream_id: str,
+        prompt: str | NDArray[np.int16],
+        playback_id: str,
+        *,
+        loop: bool = False,
+    ) -> None:
+        """Queue a prompt (a WAV path, or samples at the stream's rate) for the remote party.
+
+        While anything plays, it replaces what the peer says; `PlaybackFinished` follows
+        each prompt. Raises `PromptError` for a file that cannot be played.
+        """
+        stream = self.get(stream_id)
+        rate = stream.sample_rate
+        samples = self.prompts.get(prompt, rate) if isinstance(prompt, str) else prompt
+        queue = stream.playback
+        if queue is None:
+            queue = stream.playback = PlaybackQueue(frame_samples=rate // 50, rate=rate)
+
+        def finished(completed: bool) -> None:
+            self.events.append(PlaybackFinished(stream_id, playback_id, completed))
+            if queue.done:
+                self._dirty.add(stream_id)
+
+        queue.enqueue(samples, loop=loop, on_done=finished)
+        self._update_modes(stream)
+
+    def stop_playback(self, stream_id: str) -> None:
+        """Stop every queued prompt of the stream (barge-in); each reports not completed."""
+        stream = self.get(stream_id)
+        if stream.playback is not None:
+            stream.playback.stop()
+        self._update_modes(stream)
+
     # -- modes ---------------------------------------------------------------------------------
 
     def _update_modes(self, stream: MediaStream) -> None:
@@ -179,8 +223,11 @@ class MediaEngine:
             if mode is StreamMode.PROCESS and not in_list:
                 self._processing.append(s)
                 s.marker_next = True
+                if s.params is not None:
+                    s.rtcp = RtcpSession(s.ssrc, s.params.codec.clock_rate, self.cname)
             elif mode is not StreamMode.PROCESS and in_list:
                 self._processing.remove(s)
+                s.rtcp = None  # relayed again: the parties' own RTCP passes through
         if mode is StreamMode.RELAY and peer is not None:
             stream.relay_pt_map = _pt_map(stream.params, peer.params)
             peer.relay_pt_map = _pt_map(peer.params, stream.params)
@@ -189,14 +236,17 @@ class MediaEngine:
     def _mode_for(stream: MediaStream, peer: MediaStream | None) -> StreamMode:
         if stream.params is None:
             return StreamMode.IDLE
+        playing = stream.is_playing or (peer is not None and peer.is_playing)
         if peer is None:
-            return StreamMode.PROCESS if stream.tapped else StreamMode.IDLE
+            return StreamMode.PROCESS if stream.tapped or playing else StreamMode.IDLE
         if peer.params is None:
             return StreamMode.IDLE
         a, b = stream.params, peer.params
         same_codec = a.codec == b.codec and a.ptime_ms == b.ptime_ms
         same_events = (a.telephone_event_pt is None) == (b.telephone_event_pt is None)
-        extra_work = stream.tapped or peer.tapped or stream.detect_inband or peer.detect_inband
+        extra_work = (
+            stream.tapped or peer.tapped or stream.detect_inband or peer.detect_inband or playing
+        )
         if same_codec and same_events and not extra_work:
             return StreamMode.RELAY
         return StreamMode.PROCESS
@@ -230,14 +280,38 @@ class MediaEngine:
     def tick(self, now: float) -> list[Outgoing]:
         """Decode what arrived, produce 20 ms for every processed stream, and check timeouts."""
         out: list[Outgoing] = []
+        if self._dirty:
+            for stream_id in self._dirty:
+                stream = self.streams.get(stream_id)
+                if stream is not None:
+                    self._update_modes(stream)
+            self._dirty.clear()
         if self._processing:
             for s, data in self._ticker.run(self._processing, now, self.events):
                 dest = s.destination
                 if dest is not None:
                     out.append((s, data, dest))
+            if now >= self._next_rtcp_check:
+                self._next_rtcp_check = now + RTCP_CHECK
+                self._reports_due(now)
         if self.settings.media_timeout is not None and now >= self._next_timeout_check:
             self._next_timeout_check = now + 1.0
             self._check_timeouts(now, self.settings.media_timeout)
+        return out
+
+    def _reports_due(self, now: float) -> None:
+        for s in self._processing:
+            rtcp = s.rtcp
+            if rtcp is None or not rtcp.report_due(now):
+                continue
+            dest = s.rtcp_destination
+            report = rtcp.build_report(now)
+            if dest is not None and s.can_send:
+                self.rtcp_out.append((s, s.protect_rtcp(report), dest))
+
+    def drain_rtcp(self) -> list[Outgoing]:
+        """RTCP reports the engine produced for processed streams, to send from RTCP sockets."""
+        out, self.rtcp_out = self.rtcp_out, []
         return out
 
     def _resample(

@@ -150,6 +150,7 @@ class MediaTransport:
         entry.rtcp.close()
         stream = self.engine.close(stream_id)
         self._flush_events()
+        _log_quality(stream)
         return stream
 
     # -- datagrams -----------------------------------------------------------------------------
@@ -256,6 +257,8 @@ class MediaTransport:
         try:
             for out in self.engine.tick(now):
                 self._send(out)
+            for out in self.engine.drain_rtcp():
+                self._send(out, rtcp=True)
         except Exception:  # a bug in one tick must not stop every call's media
             log.exception("media tick failed")
         self._flush_events()
@@ -292,3 +295,24 @@ def bind_udp(host: str, port: int) -> socket.socket:
 
 def _mux(stream: MediaStream) -> bool:
     return stream.params is not None and stream.params.rtcp_mux
+
+
+def _log_quality(stream: MediaStream) -> None:
+    """One line per finished leg: what an operator checks when a caller complains."""
+    stats = stream.stats
+    quality = stream.quality()
+    figures = ""
+    if quality is not None:
+        figures = (
+            f", loss {100 * quality.loss_fraction:.1f} %, jitter {quality.jitter_ms:.1f} ms, "
+            f"MOS {quality.mos:.2f} ({quality.measured_by})"
+        )
+    log.info(
+        "media %s: %d packets in, %d out, %d from strangers, %d invalid%s",
+        stream.stream_id,
+        stats.packets_received,
+        stats.packets_sent,
+        stats.dropped_foreign,
+        stats.dropped_invalid,
+        figures,
+    )

@@ -12,9 +12,20 @@ from dataclasses import dataclass
 from media.quality import mos_from_r, r_factor
 from media.rtcp import RtcpError, RtcpReceiverReport, RtcpSenderReport, parse_compound
 
-__all__ = ["RelayedRtcpFigures"]
+__all__ = ["LegQuality", "RelayedRtcpFigures"]
 
 DEFAULT_CLOCK_RATE = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class LegQuality:
+    """How one leg sounds, whichever way it was measured."""
+
+    loss_fraction: float
+    jitter_ms: float
+    mos: float
+    measured_by: str
+    """"switch" (the switch terminated the media) or "remote report" (relayed RTCP)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +59,6 @@ class RelayedRtcpFigures:
         """E-model listening-quality estimate for this loss (ITU-T G.107)."""
         delay = one_way_delay_ms + 2 * self.jitter_ms
         return mos_from_r(r_factor(delay, 100.0 * self.fraction_lost, codec))
+
+    def leg_quality(self) -> LegQuality:
+        return LegQuality(self.fraction_lost, self.jitter_ms, self.mos(), "remote report")

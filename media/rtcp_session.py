@@ -187,10 +187,14 @@ class RtcpSession:
     # --- RTP ------------------------------------------------------------------------------
 
     def on_rtp_sent(self, packet: RtpPacket, now: float) -> None:
+        self.note_sent(packet.timestamp, len(packet.payload), now)
+
+    def note_sent(self, rtp_timestamp: int, payload_octets: int, now: float) -> None:
+        """`on_rtp_sent` for a sender that builds packets as bytes, not `RtpPacket`s."""
         self.start(now)
         self.packets_sent += 1
-        self.octets_sent += len(packet.payload)
-        self._last_sent = (now, packet.timestamp)
+        self.octets_sent += payload_octets
+        self._last_sent = (now, rtp_timestamp)
         self._sent_since_report = True
 
     def on_rtp_received(self, packet: RtpPacket, now: float) -> bool:

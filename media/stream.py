@@ -28,13 +28,15 @@ from numpy.typing import NDArray
 
 from media.codecs import Codec
 from media.events import DtmfReceived, MediaEvent
-from media.rtcp_relay import RelayedRtcpFigures
+from media.rtcp_relay import LegQuality, RelayedRtcpFigures
+from media.rtcp_session import RtcpSession
 from media.rtp import RtpError, RtpPacket, is_rtcp
 from media.srtp import SrtpContext, SrtpError
 
 if TYPE_CHECKING:
     from media.codecs import Decoder, Encoder
     from media.jitter import JitterBuffer
+    from media.player import PlaybackQueue
     from media.telephone_event import TelephoneEventReceiver, TelephoneEventSender
 
 __all__ = [
@@ -129,6 +131,9 @@ class MediaStream:
     lost_in_row: int = 0
     pending_tones: list[NDArray[np.int16]] = field(default_factory=list)
     pending_digits: list[str] = field(default_factory=list)
+    playback: PlaybackQueue | None = None
+    rtcp: RtcpSession | None = None
+    """Our RTCP for this leg, while the switch terminates its media (process mode)."""
     marker_next: bool = True
 
     def __repr__(self) -> str:
@@ -168,6 +173,23 @@ class MediaStream:
     def can_send(self) -> bool:
         params = self.params
         return params is not None and params.send and self.destination is not None
+
+    @property
+    def is_playing(self) -> bool:
+        return self.playback is not None and not self.playback.done
+
+    @property
+    def converts_to_events(self) -> bool:
+        """In-band key presses from this leg must become RFC 4733 events for the peer."""
+        peer = self.peer
+        params = self.params
+        return (
+            params is not None
+            and params.telephone_event_pt is None
+            and peer is not None
+            and peer.params is not None
+            and peer.params.telephone_event_pt is not None
+        )
 
     def accept_source(self, addr: Address, now: float) -> bool:
         """Symmetric RTP latching; False means drop the packet."""
@@ -276,6 +298,8 @@ class MediaStream:
             self._telephone_event(packet, now, events)
         elif packet.payload_type == params.payload_type and self.jitter is not None:
             self.jitter.push(packet, now)
+            if self.rtcp is not None:
+                self.rtcp.on_rtp_received(packet, now)
 
     def _telephone_event(
         self, data: bytes | RtpPacket, now: float, events: list[MediaEvent]
@@ -308,6 +332,9 @@ class MediaStream:
         figures = RelayedRtcpFigures.from_compound(data)
         if figures is not None:
             self.stats.remote_report = figures
+        if self.mode is StreamMode.PROCESS and self.rtcp is not None:
+            self.rtcp.receive_rtcp(data, now)  # their reports about us; round-trip time
+            return None
         peer = self.peer
         if self.mode is StreamMode.RELAY and peer is not None and peer.can_send:
             return peer.protect_rtcp(data)
@@ -336,14 +363,17 @@ class MediaStream:
         tone = generate(digit, rate=self.sample_rate, on_ms=DTMF_TONE_MS, off_ms=0)
         self.pending_tones.append(tone)
 
-    def packetize(self, pcm: NDArray[np.int16]) -> list[bytes]:
+    def packetize(self, pcm: NDArray[np.int16], now: float = 0.0) -> list[bytes]:
         """Encode one tick of audio for the remote party, with any telephone-events due."""
         params = self.params
         encoder = self.encoder
         if params is None or encoder is None or not self.can_send:
             return []
         out = self.event_packets()
-        out.append(self._packet(params.payload_type, encoder.encode(pcm), self.marker_next, None))
+        payload = encoder.encode(pcm)
+        if self.rtcp is not None:
+            self.rtcp.note_sent(self.timestamp, len(payload), now)
+        out.append(self._packet(params.payload_type, payload, self.marker_next, None))
         self.marker_next = False
         step = params.codec.clock_rate * params.ptime_ms // 1000
         self.timestamp = (self.timestamp + step) & 0xFFFFFFFF
@@ -362,6 +392,16 @@ class MediaStream:
             self._packet(pt, payload, marker, timestamp)
             for payload, marker, timestamp in sender.next_payloads()
         ]
+
+    def quality(self) -> LegQuality | None:
+        """How this leg sounds: our own measurements while the switch terminates its media,
+        else what the remote party's relayed RTCP says."""
+        if self.rtcp is not None and self.rtcp.remote.received:
+            delay = self.jitter.current_delay_ms if self.jitter is not None else None
+            q = self.rtcp.summary(jitter_buffer_ms=delay)
+            return LegQuality(q.loss_fraction, q.jitter_ms, q.mos, "switch")
+        report = self.stats.remote_report
+        return report.leg_quality() if report is not None else None
 
     def _packet(self, pt: int, payload: bytes, marker: bool, timestamp: int | None) -> bytes:
         packet = RtpPacket(

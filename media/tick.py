@@ -74,7 +74,7 @@ class TickProcessor:
             pcm = s.input_pcm
             if pcm is None:
                 continue
-            if s.detect_inband:
+            if s.detect_inband or s.converts_to_events:
                 self._detect(s, pcm, now, events)
             if s.tapped:
                 self._publish(s, "in", pcm, now)
@@ -165,6 +165,11 @@ class TickProcessor:
     # -- mix down, encode, packetize -----------------------------------------------------------
 
     def _source(self, s: MediaStream) -> Pcm:
+        playback = s.playback
+        if playback is not None and not playback.done:
+            frame = playback.next_frame()
+            if frame is not None:
+                return frame
         peer = s.peer
         pcm = peer.input_pcm if peer is not None else None
         if pcm is None:
@@ -190,18 +195,18 @@ class TickProcessor:
                 group[0].append(s)
                 group[1].append(pcm)
             else:
-                out.extend((s, data) for data in s.packetize(pcm))
+                out.extend((s, data) for data in s.packetize(pcm, now))
         for name, (members, frames) in batches.items():
             from dsp.g711 import alaw_encode, ulaw_encode
 
             encode = ulaw_encode if name == "PCMU" else alaw_encode
             codes = encode(np.stack(frames))
-            out.extend(_packetize_batch(members, codes))
+            out.extend(_packetize_batch(members, codes, now))
         return out
 
 
 def _packetize_batch(
-    members: list[MediaStream], codes: NDArray[np.uint8]
+    members: list[MediaStream], codes: NDArray[np.uint8], now: float
 ) -> list[tuple[MediaStream, bytes]]:
     """RTP packets for a batch of G.711 streams: headers built as one matrix."""
     n = len(members)
@@ -221,6 +226,8 @@ def _packetize_batch(
             events.append((i, extra))
         seq[i] = s.sequence_number
         ts[i] = s.timestamp
+        if s.rtcp is not None:
+            s.rtcp.note_sent(s.timestamp, G711_FRAME, now)
         ssrc[i] = s.ssrc
         second[i] = params.payload_type | (0x80 if s.marker_next else 0)
         s.marker_next = False

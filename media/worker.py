@@ -221,6 +221,12 @@ class MediaWorkerPool:
     def set_detect_inband(self, stream_id: str, detect: bool) -> None:
         self._send(stream_id, "detect_inband", stream_id, detect)
 
+    def play(self, stream_id: str, prompt: str, playback_id: str, *, loop: bool = False) -> None:
+        self._send(stream_id, "play", stream_id, prompt, playback_id, loop)
+
+    def stop_playback(self, stream_id: str) -> None:
+        self._send(stream_id, "stop_playback", stream_id)
+
     def close_stream(self, stream_id: str) -> None:
         self._send(stream_id, "close", stream_id)
         self._forget(stream_id)
@@ -310,6 +316,10 @@ async def _serve(conn: Connection, settings: EngineSettings, index: int) -> None
             engine.set_tapped(command[1], command[2])
         elif kind == "detect_inband":
             engine.set_detect_inband(command[1], command[2])
+        elif kind == "play":
+            engine.play(command[1], command[2], command[3], loop=command[4])
+        elif kind == "stop_playback":
+            engine.stop_playback(command[1])
         elif kind == "close":
             transport.close_stream(command[1])
         elif kind == "stop" and not stopped.done():

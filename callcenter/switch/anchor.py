@@ -33,6 +33,7 @@ from media.offer_answer import (
     create_offer,
     process_answer,
 )
+from media.ports import NoFreePorts
 from media.sdp import SdpError, SessionDescription
 from media.srtp import CryptoAttribute, CryptoAttributeError, generate_crypto, select_crypto
 from media.stream import StreamParams
@@ -183,12 +184,15 @@ class MediaAnchor:
 
     def _open(self, call: Call) -> _CallMedia:
         a_id, b_id = f"{call.id}-a", f"{call.id}-b"
-        a_port = self.media.open_stream(a_id, call.id)
+        try:
+            a_port = self.media.open_stream(a_id, call.id)
+        except (NoFreePorts, OSError, RuntimeError) as exc:
+            raise MediaRejected(503, f"no media resources: {exc}") from None
         try:
             b_port = self.media.open_stream(b_id, call.id)
-        except Exception:
+        except (NoFreePorts, OSError, RuntimeError) as exc:
             self.media.close_stream(a_id)
-            raise
+            raise MediaRejected(503, f"no media resources: {exc}") from None
         cm = _CallMedia(_Side(a_id, a_port), _Side(b_id, b_port))
         self.calls[call.id] = cm
         return cm

@@ -17,7 +17,15 @@ from callcenter.sip.ids import random_hex
 from callcenter.sip.message import Headers, Request, Response
 from callcenter.sip.transaction import Endpoint, TransactionState, new_branch
 from callcenter.sip.uri import SipURI
-from callcenter.switch.call import Call, CallState, Disposition, Leg, LegState, Side
+from callcenter.switch.call import (
+    Call,
+    CallState,
+    Disposition,
+    Leg,
+    LegState,
+    MediaRejected,
+    Side,
+)
 from callcenter.switch.routing import ExtensionTarget, Target
 
 if TYPE_CHECKING:
@@ -222,7 +230,15 @@ class OutboundRequests:
             body = self.b.sdp.answer(call, leg, response.body) if response.body else b""
         else:
             leg.pending_ack_body = True
-            body = self.b.sdp.offer(call, leg, response.body) if response.body else b""
+            try:
+                body = self.b.sdp.offer(call, leg, response.body) if response.body else b""
+            except MediaRejected as exc:  # RFC 3264 §6: acknowledge, then end the session
+                leg.pending_ack_body = False
+                self.b.relay.send_ack(leg, b"", now)
+                self.b.relay.send_bye(leg, now)
+                extra = [("Warning", exc.warning)]
+                self.b.fail_call(call, exc.status, None, Disposition.FAILED, now, extra=extra)
+                return
         self.b.relay.answer_caller(call, body, now)
 
     def _failed(self, leg: Leg, response: Response, now: float) -> None:

@@ -40,6 +40,12 @@ class EngineControl:
     def set_detect_inband(self, stream_id: str, detect: bool) -> None:
         self.engine.set_detect_inband(stream_id, detect)
 
+    def play(self, stream_id: str, prompt: str, playback_id: str, *, loop: bool = False) -> None:
+        self.engine.play(stream_id, prompt, playback_id, loop=loop)
+
+    def stop_playback(self, stream_id: str) -> None:
+        self.engine.stop_playback(stream_id)
+
     def close_stream(self, stream_id: str) -> None:
         self.engine.close(stream_id)
 
@@ -189,3 +195,30 @@ def test_late_offer_is_anchored_too() -> None:
     assert audio(callee.acks[0].body)[0] == SWITCH_HOST  # the switch's answer, in the ACK
     streams = list(control.engine.streams.values())
     assert [s.mode for s in streams] == [StreamMode.RELAY, StreamMode.RELAY]
+
+
+def test_late_offer_without_a_usable_codec_ends_both_legs() -> None:
+    w, control = anchored_world()
+    pstn = w.trunk("pstn", PSTN)
+    carrier = w.trunk("carrier", CARRIER, answers(after=1.0))
+    carrier.sdp = lambda direction="sendrecv": (  # type: ignore[method-assign]
+        b"v=0\r\no=c 1 1 IN IP4 10.0.0.3\r\ns=-\r\nc=IN IP4 10.0.0.3\r\nt=0 0\r\n"
+        b"m=audio 40000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"
+    )
+    call = pstn.call("95551234", offer=False)
+    assert w.net.run_until(lambda: call.status is not None and call.status >= 400, 5)
+    assert call.status == 488
+    callee = carrier.incoming[0]
+    assert w.net.run_until(lambda: callee.state == "ended", 5)
+    assert control.engine.streams == {}
+
+
+def test_exhausted_port_range_answers_503() -> None:
+    w, control = anchored_world()
+    control.engine.ports = PortAllocator(30000, 30001)  # one port pair: room for one leg
+    pstn = w.trunk("pstn", PSTN)
+    w.trunk("carrier", CARRIER, answers())
+    call = pstn.call("95551234")
+    assert w.net.run_until(lambda: call.status is not None and call.status >= 400, 5)
+    assert call.status == 503
+    assert control.engine.streams == {} and control.engine.ports.in_use == 0

@@ -12,7 +12,7 @@ from dsp.level import snr_db
 from dsp.tones import tone
 from media.codecs import G722, PCMA, PCMU
 from media.engine import EngineSettings, MediaEngine, UnknownStream
-from media.events import DtmfReceived
+from media.events import DtmfReceived, PlaybackFinished
 from media.ports import PortAllocator
 from media.rtp import RtpPacket
 from media.srtp import SrtpContext, generate_crypto
@@ -200,3 +200,73 @@ def test_close_releases_ports_and_unbridges() -> None:
     assert engine.get(b).peer is None and engine.get(b).mode is StreamMode.IDLE
     with pytest.raises(UnknownStream):
         engine.get(a)
+
+
+def test_a_prompt_replaces_the_peer_and_reports_its_end() -> None:
+    engine, a, b = engine_with_pair()
+    prompt = tone([440.0], 0.2, rate=8000, level_dbov=-12.0)
+    engine.play(b, prompt, "greeting")
+    assert engine.get(b).mode is StreamMode.PROCESS
+    _, packets = tone_packets(0.5, hz=1000.0)  # the caller talks meanwhile
+    out = _run(engine, a, packets[:5], extra_ticks=15)
+    from dsp.g711 import ulaw_decode
+
+    heard = [RtpPacket.parse(d) for s, d, dest in out if dest == CALLEE]
+    pcm = np.concatenate([ulaw_decode(np.frombuffer(p.payload, np.uint8)) for p in heard[:10]])
+    assert snr_db(prompt[:1600], pcm[:1600]) > 30  # the prompt, not the caller's 1 kHz
+    finished = [e for e in engine.drain_events() if isinstance(e, PlaybackFinished)]
+    assert finished == [PlaybackFinished(b, "greeting", True)]
+    assert engine.get(b).mode is StreamMode.RELAY  # back to relaying once it ended
+
+
+def test_stopped_prompt_reports_not_completed() -> None:
+    engine, _a, b = engine_with_pair()
+    engine.play(b, tone([440.0], 2.0), "long")
+    engine.tick(0.0)
+    engine.stop_playback(b)
+    assert [e for e in engine.drain_events() if isinstance(e, PlaybackFinished)] == [
+        PlaybackFinished(b, "long", False)
+    ]
+
+
+def test_inband_digits_become_events_for_a_leg_that_has_them() -> None:
+    engine, a, _b = engine_with_pair(
+        StreamParams(PCMU, 0, CALLER), StreamParams(PCMU, 0, CALLEE, telephone_event_pt=101)
+    )
+    from dsp.dtmf import generate
+
+    pcm = generate("5", on_ms=120, off_ms=200)
+    frames = [pcm[i : i + 160] for i in range(0, len(pcm) - 159, 160)]
+    packets = [rtp(i, bytes(ulaw_encode(f))) for i, f in enumerate(frames)]
+    out = _run(engine, a, packets, extra_ticks=10)
+    digits = [e for e in engine.drain_events() if isinstance(e, DtmfReceived)]
+    assert [(d.digit, d.source) for d in digits] == [("5", "inband")]
+    events = [RtpPacket.parse(d) for s, d, dest in out if dest == CALLEE]
+    events = [p for p in events if p.payload_type == 101]
+    assert events and events[0].marker
+    assert {TelephoneEvent.parse(p.payload).event for p in events} == {5}
+    assert sum(TelephoneEvent.parse(p.payload).end for p in events) == 3  # end sent three times
+
+
+def test_processed_legs_send_rtcp_reports_and_rate_their_quality() -> None:
+    from media.rtcp import RtcpSenderReport, parse_compound
+
+    engine, a, b = engine_with_pair(StreamParams(PCMU, 0, CALLER), StreamParams(PCMA, 8, CALLEE))
+    _, packets = tone_packets(9.0)
+    lossy = [p for i, p in enumerate(packets) if i % 20 != 7]  # 5 % loss from the caller
+    reports = []
+    now = 0.0
+    for i in range(len(packets)):
+        if i < len(lossy):
+            engine.receive_rtp(engine.get(a), lossy[i], CALLER, now)
+        engine.tick(now)
+        reports += engine.drain_rtcp()
+        now += TICK
+    to_callee = [parse_compound(data) for s, data, dest in reports if dest == (CALLEE[0], 5001)]
+    assert to_callee, "no RTCP towards the callee within 9 s"
+    assert isinstance(to_callee[0][0], RtcpSenderReport)
+    assert to_callee[0][0].ssrc == engine.get(b).ssrc
+    quality = engine.get(a).quality()
+    assert quality is not None and quality.measured_by == "switch"
+    assert 0.03 < quality.loss_fraction < 0.08
+    assert 1.0 < quality.mos < 4.4
