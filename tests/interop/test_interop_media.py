@@ -39,11 +39,12 @@ SDP_TEMPLATE = """
       s=-
       c=IN IP4 [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
+      m=audio [media_port] RTP/AVP {pt} 101
+      a=rtpmap:{pt} {codec}/8000
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16
 """
+PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
 
 UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uac media">
@@ -138,9 +139,12 @@ UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-def _scenario(template: str, path: Path, who: str, play: Path | None, **timing: int) -> Path:
+def _scenario(
+    template: str, path: Path, who: str, play: Path | None, codec: str = "PCMU", **timing: int
+) -> Path:
     action = f'<nop><action><exec play_pcap_audio="{play}"/></action></nop>' if play else ""
-    text = template.format(sdp=SDP_TEMPLATE.format(who=who), play=action, **timing)
+    sdp = SDP_TEMPLATE.format(who=who, pt=PAYLOAD_TYPES[codec], codec=codec)
+    text = template.format(sdp=sdp, play=action, **timing)
     path.write_text(text)
     return path
 
@@ -179,7 +183,13 @@ class MediaWatch:
 
 
 async def _run_call(
-    tmp_path: Path, *, caller_plays: Path | None, callee_plays: Path | None, tap: bool
+    tmp_path: Path,
+    *,
+    caller_plays: Path | None,
+    callee_plays: Path | None,
+    tap: bool,
+    hold_ms: int = 3500,
+    callee_codec: str = "PCMU",
 ) -> MediaWatch:
     sipp_binary = require_peer("sipp")
     uac_port, uas_port = free_port(), free_port()
@@ -194,9 +204,11 @@ async def _run_call(
     path.write_text(yaml.safe_dump(config))
     data = tmp_path / "data"
     switch_port = int(config["sip"]["listen"]["udp"].rsplit(":", 1)[1])
-    uas_xml = _scenario(UAS, tmp_path / "uas.xml", "callee", callee_plays, before_ms=300)
+    uas_xml = _scenario(
+        UAS, tmp_path / "uas.xml", "callee", callee_plays, callee_codec, before_ms=300
+    )
     uac_xml = _scenario(
-        UAC, tmp_path / "uac.xml", "caller", caller_plays, before_ms=300, hold_ms=3500
+        UAC, tmp_path / "uac.xml", "caller", caller_plays, before_ms=300, hold_ms=hold_ms
     )
     async with Softswitch(load_config(path, data_dir=data), data) as switch:
         watch = MediaWatch(switch)
@@ -227,7 +239,7 @@ async def _run_call(
             binary=sipp_binary,
         ).start(wait_bound=False)
         deadline = asyncio.get_running_loop().time() + 20
-        while uac.running and asyncio.get_running_loop().time() < deadline:
+        while uac.running() and asyncio.get_running_loop().time() < deadline:
             if tap:
                 watch.tap_new_streams()
             await asyncio.sleep(0.01)
@@ -257,9 +269,16 @@ def _assert_tone(received: np.ndarray[Any, np.dtype[np.int16]], what: str) -> No
     assert best > MIN_SNR_DB, f"{what}: SNR {best:.1f} dB"
 
 
-def test_tone_from_caller_reaches_callee_and_comes_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("callee_codec", ["PCMU", "PCMA"], ids=["same-codec", "transcoded"])
+def test_tone_from_caller_reaches_callee_and_comes_back(tmp_path: Path, callee_codec: str) -> None:
     watch = asyncio.run(
-        _run_call(tmp_path, caller_plays=_tone_pcap(tmp_path), callee_plays=None, tap=True)
+        _run_call(
+            tmp_path,
+            caller_plays=_tone_pcap(tmp_path),
+            callee_plays=None,
+            tap=True,
+            callee_codec=callee_codec,
+        )
     )
     _assert_tone(watch.audio("-b", "out"), "caller's tone sent to the callee")
     _assert_tone(watch.audio("-b", "in"), "caller's tone echoed by the callee")
@@ -280,7 +299,9 @@ def test_rfc4733_digits_from_the_caller_are_detected(tmp_path: Path, tap: bool) 
     digit_pcap = Path("/usr/share/sip-tester/dtmf_2833_1.pcap")
     if not digit_pcap.exists():
         pytest.fail(f"{digit_pcap} missing: SIPp's package (sip-tester) is incomplete")
-    watch = asyncio.run(_run_call(tmp_path, caller_plays=digit_pcap, callee_plays=None, tap=tap))
+    watch = asyncio.run(
+        _run_call(tmp_path, caller_plays=digit_pcap, callee_plays=None, tap=tap, hold_ms=1200)
+    )
     digits = [e for e in watch.events if isinstance(e, DtmfReceived)]
     from_caller = [(d.digit, d.source) for d in digits if d.stream_id.endswith("-a")]
     echoed_by_callee = [(d.digit, d.source) for d in digits if d.stream_id.endswith("-b")]
