@@ -22,7 +22,7 @@ from media.ports import PortAllocator
 from media.stream import StreamParams
 from media.tap import TapHub
 
-__all__ = ["LocalMedia", "MediaControl"]
+__all__ = ["EngineControl", "LocalMedia", "MediaControl"]
 
 
 class MediaControl(Protocol):
@@ -56,20 +56,14 @@ class MediaControl(Protocol):
     def stream_count(self) -> int: ...
 
 
-class LocalMedia:
-    """The media engine on the caller's event loop (``media.workers: 0``)."""
+class EngineControl:
+    """The commands applied to a `MediaEngine` directly: no sockets (simulations, tests).
 
-    def __init__(
-        self,
-        ports: PortAllocator,
-        settings: EngineSettings,
-        on_events: Callable[[list[MediaEvent]], None],
-        taps: TapHub | None = None,
-        *,
-        bind_host: str | None = None,
-    ):
-        self.engine = MediaEngine(ports, settings, taps)
-        self.transport = MediaTransport(self.engine, on_events, bind_host=bind_host)
+    `LocalMedia` adds the sockets and the tick on an event loop.
+    """
+
+    def __init__(self, engine: MediaEngine):
+        self.engine = engine
 
     @property
     def address(self) -> str:
@@ -79,16 +73,8 @@ class LocalMedia:
     def taps(self) -> TapHub:
         return self.engine.taps
 
-    def start(self) -> None:
-        import asyncio
-
-        self.transport.start(asyncio.get_running_loop())
-
-    def stop(self) -> None:
-        self.transport.close()
-
     def open_stream(self, stream_id: str, group: str) -> int:
-        return self.transport.open_stream(stream_id).local_port
+        return self.engine.create_stream(stream_id, 0.0).local_port
 
     def configure(self, stream_id: str, params: StreamParams) -> None:
         self.engine.configure(stream_id, params)
@@ -112,7 +98,37 @@ class LocalMedia:
         self.engine.stop_playback(stream_id)
 
     def close_stream(self, stream_id: str) -> None:
-        self.transport.close_stream(stream_id)
+        self.engine.close(stream_id)
 
     def stream_count(self) -> int:
         return len(self.engine.streams)
+
+
+class LocalMedia(EngineControl):
+    """The media engine on the caller's event loop (``media.workers: 0``)."""
+
+    def __init__(
+        self,
+        ports: PortAllocator,
+        settings: EngineSettings,
+        on_events: Callable[[list[MediaEvent]], None],
+        taps: TapHub | None = None,
+        *,
+        bind_host: str | None = None,
+    ):
+        super().__init__(MediaEngine(ports, settings, taps))
+        self.transport = MediaTransport(self.engine, on_events, bind_host=bind_host)
+
+    def start(self) -> None:
+        import asyncio
+
+        self.transport.start(asyncio.get_running_loop())
+
+    def stop(self) -> None:
+        self.transport.close()
+
+    def open_stream(self, stream_id: str, group: str) -> int:
+        return self.transport.open_stream(stream_id).local_port
+
+    def close_stream(self, stream_id: str) -> None:
+        self.transport.close_stream(stream_id)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from media.engine import MediaEngine, Outgoing
 from media.events import MediaEvent
-from media.ports import NoFreePorts
+from media.ports import NoFreePorts, PortAllocator
 from media.stream import Address, MediaStream
 
 __all__ = ["MediaTransport", "TransportStats"]
@@ -94,22 +94,10 @@ class MediaTransport:
 
     def open_stream(self, stream_id: str) -> MediaStream:
         """A stream bound to a free port pair of the range; raises `NoFreePorts`."""
-        ports = self.engine.ports
-        for _ in range(ports.capacity):
-            port = ports.allocate()
-            try:
-                rtp, rtcp = self._bind_pair(port)
-            except OSError as exc:
-                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
-                    ports.release(port)
-                    raise
-                self.stats.bind_refused += 1
-                ports.refused(port)
-                continue
-            stream = self.engine.create_stream(stream_id, self.loop.time(), port=port)
-            self._attach(stream, rtp, rtcp)
-            return stream
-        raise NoFreePorts("no RTP port pair could be bound")
+        port, rtp, rtcp = bind_free_pair(self.engine.ports, self.bind_host, self.stats)
+        stream = self.engine.create_stream(stream_id, self.loop.time(), port=port)
+        self._attach(stream, rtp, rtcp)
+        return stream
 
     def adopt_stream(self, stream_id: str, rtp: socket.socket, rtcp: socket.socket) -> MediaStream:
         """A stream on sockets bound elsewhere (handed to a media worker by the switch)."""
@@ -119,15 +107,6 @@ class MediaTransport:
             sock.setblocking(False)
         self._attach(stream, rtp, rtcp)
         return stream
-
-    def _bind_pair(self, port: int) -> tuple[socket.socket, socket.socket]:
-        rtp = bind_udp(self.bind_host, port)
-        try:
-            rtcp = bind_udp(self.bind_host, port + 1)
-        except OSError:
-            rtp.close()
-            raise
-        return rtp, rtcp
 
     def _attach(self, stream: MediaStream, rtp: socket.socket, rtcp: socket.socket) -> None:
         entry = _Sockets(rtp, rtcp, stream)
@@ -276,6 +255,31 @@ class MediaTransport:
                 self.on_events(events)
             except Exception:
                 log.exception("media event consumer failed")
+
+
+def bind_free_pair(
+    ports: PortAllocator, host: str, stats: TransportStats | None = None
+) -> tuple[int, socket.socket, socket.socket]:
+    """Allocate and bind an RTP/RTCP socket pair; pairs held by other programs are skipped."""
+    for _ in range(ports.capacity):
+        port = ports.allocate()
+        try:
+            rtp = bind_udp(host, port)
+            try:
+                rtcp = bind_udp(host, port + 1)
+            except OSError:
+                rtp.close()
+                raise
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                ports.release(port)
+                raise
+            if stats is not None:
+                stats.bind_refused += 1
+            ports.refused(port)
+            continue
+        return port, rtp, rtcp
+    raise NoFreePorts("no RTP port pair could be bound")
 
 
 def bind_udp(host: str, port: int) -> socket.socket:

@@ -24,8 +24,8 @@ from typing import Any
 
 from media.engine import EngineSettings, MediaEngine
 from media.events import MediaEvent
-from media.io import MediaTransport, bind_udp
-from media.ports import NoFreePorts, PortAllocator
+from media.io import MediaTransport, bind_free_pair
+from media.ports import PortAllocator
 from media.stream import StreamParams
 
 __all__ = ["MediaWorkerPool", "WorkerDied"]
@@ -159,7 +159,7 @@ class MediaWorkerPool:
 
     def open_stream(self, stream_id: str, group: str) -> int:
         worker = self._pick(group)
-        port, rtp, rtcp = self._bind()
+        port, rtp, rtcp = bind_free_pair(self.ports, self.bind_host)
         try:
             worker.conn.send(("open", stream_id, port))
             send_handle(worker.conn, rtp.fileno(), worker.process.pid or 0)
@@ -177,23 +177,6 @@ class MediaWorkerPool:
         self._group_of[stream_id] = group
         self._ports_of[stream_id] = port
         return port
-
-    def _bind(self) -> tuple[int, socket.socket, socket.socket]:
-        ports = self.ports
-        for _ in range(ports.capacity):
-            port = ports.allocate()
-            try:
-                rtp = bind_udp(self.bind_host, port)
-                try:
-                    rtcp = bind_udp(self.bind_host, port + 1)
-                except OSError:
-                    rtp.close()
-                    raise
-            except OSError:
-                ports.refused(port)
-                continue
-            return port, rtp, rtcp
-        raise NoFreePorts("no RTP port pair could be bound")
 
     def _send(self, stream_id: str, *command: Any) -> None:
         worker = self._owner.get(stream_id)

@@ -6,55 +6,15 @@ from switch_harness import CARRIER, PSTN, SWITCH_HOST, World, answers, direction
 
 from callcenter.switch.anchor import MediaAnchor, MediaPolicy
 from media.codecs import G722, PCMA, PCMU
+from media.control import EngineControl
 from media.engine import EngineSettings, MediaEngine
 from media.ports import PortAllocator
 from media.sdp import SessionDescription
-from media.stream import StreamMode, StreamParams
-
-
-class EngineControl:
-    """The `MediaControl` commands straight onto a `MediaEngine` (no sockets)."""
-
-    def __init__(self) -> None:
-        self.engine = MediaEngine(PortAllocator(30000, 30099), EngineSettings(SWITCH_HOST))
-
-    @property
-    def address(self) -> str:
-        return SWITCH_HOST
-
-    def open_stream(self, stream_id: str, group: str) -> int:
-        return self.engine.create_stream(stream_id, 0.0).local_port
-
-    def configure(self, stream_id: str, params: StreamParams) -> None:
-        self.engine.configure(stream_id, params)
-
-    def connect(self, a: str, b: str) -> None:
-        self.engine.connect(a, b)
-
-    def disconnect(self, stream_id: str) -> None:
-        self.engine.disconnect(stream_id)
-
-    def set_tapped(self, stream_id: str, tapped: bool) -> None:
-        self.engine.set_tapped(stream_id, tapped)
-
-    def set_detect_inband(self, stream_id: str, detect: bool) -> None:
-        self.engine.set_detect_inband(stream_id, detect)
-
-    def play(self, stream_id: str, prompt: str, playback_id: str, *, loop: bool = False) -> None:
-        self.engine.play(stream_id, prompt, playback_id, loop=loop)
-
-    def stop_playback(self, stream_id: str) -> None:
-        self.engine.stop_playback(stream_id)
-
-    def close_stream(self, stream_id: str) -> None:
-        self.engine.close(stream_id)
-
-    def stream_count(self) -> int:
-        return len(self.engine.streams)
+from media.stream import StreamMode
 
 
 def anchored_world(codecs: tuple = (PCMU, PCMA, G722)) -> tuple[World, EngineControl]:
-    control = EngineControl()
+    control = EngineControl(MediaEngine(PortAllocator(30000, 30099), EngineSettings(SWITCH_HOST)))
     anchor = MediaAnchor(control, MediaPolicy(codecs=codecs))
     return World(sdp=anchor), control
 
