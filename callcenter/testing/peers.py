@@ -65,6 +65,22 @@ PEERS: Mapping[str, Peer] = {
         "sipp",
         "install Debian's sip-tester: apt-get install -y --no-install-recommends sip-tester",
     ),
+    "baresip": Peer(
+        "binary",
+        "baresip",
+        "install Debian's baresip-core: apt-get install -y --no-install-recommends baresip-core",
+    ),
+    "espeak-ng": Peer(
+        "binary",
+        "espeak-ng",
+        "install Debian's espeak-ng and sox: apt-get install -y --no-install-recommends"
+        " espeak-ng sox",
+    ),
+    "sox": Peer(
+        "binary",
+        "sox",
+        "install Debian's sox: apt-get install -y --no-install-recommends sox",
+    ),
     "pyVoIP": Peer(
         "module",
         "pyVoIP",
