@@ -514,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         partial(bench_mix, timer, args.quick),
         partial(bench_dtmf, timer),
         partial(bench_resample, timer, args.quick),
+        partial(bench_dtmf_batch, timer),
     ]
     for bench in benches:
         try:
@@ -531,6 +532,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(as_json(sections, warm), indent=2))
     return 0
+
+
+# --- DTMF detection batched over streams: one kernel call per tick -----------------------------
+
+DTMF_BATCH_STREAMS = (1, 100, 1000)
+"""Streams per 20 ms tick measured by :func:`bench_dtmf_batch`."""
+
+
+def bench_dtmf_batch(timer: Timer) -> Section:
+    """Per stream-frame cost of ``DtmfBatchDetector`` (one call a tick for all n streams)
+    next to a ``DtmfDetector`` per stream (n calls a tick); every stream at its own point of
+    the same digits-then-speech signal."""
+    columns = ["DtmfBatchDetector", "DtmfDetector each"]
+    section = Section("DTMF detection, n streams per 20 ms tick, per stream-frame", columns)
+    try:
+        from dsp.dtmf import DtmfBatchDetector, DtmfDetector
+    except ImportError as exc:
+        section.notes.append(f"dsp.dtmf has no batch detector: {exc}")
+        return section
+    from dsp.dtmf import generate
+
+    signal = np.concatenate([generate("1234567890*#ABCD"), speechlike(8000)])
+    frames = signal[: signal.size // FRAME * FRAME].reshape(-1, FRAME)
+    for n in DTMF_BATCH_STREAMS:
+        starts = RNG.integers(0, len(frames), n)
+        ticks = np.ascontiguousarray(
+            frames[(starts[None, :] + np.arange(40)[:, None]) % len(frames)]
+        )
+        batch, single = _dtmf_tick_calls(
+            ticks, DtmfBatchDetector(n), [DtmfDetector() for _ in range(n)]
+        )
+        row = Row(f"{n} streams a tick", FRAME)
+        row.cells = {columns[0]: timer.per_call(batch) / n, columns[1]: timer.per_call(single) / n}
+        section.rows.append(row)
+        batch_s, single_s = row.cells[columns[0]], row.cells[columns[1]]
+        if batch_s and single_s:
+            section.notes.append(
+                f"{n:>5} streams: {batch_s * 1e6:6.2f} µs per stream-frame batched, "
+                f"{single_s * 1e6:6.2f} µs one detector each ({single_s / batch_s:.1f}x)"
+            )
+    return section
+
+
+def _dtmf_tick_calls(
+    ticks: NDArray[np.int16], batch: Any, singles: list[Any]
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """One tick of ``ticks`` (tick, stream, sample) per call: batched, and stream by stream."""
+    rows = np.arange(ticks.shape[1], dtype=np.intp)
+    at = [0, 0]
+
+    def batched() -> object:
+        t = at[0] = (at[0] + 1) % len(ticks)
+        return batch.process(ticks[t], rows)
+
+    def each() -> object:
+        t = at[1] = (at[1] + 1) % len(ticks)
+        return [d.process(f) for d, f in zip(singles, ticks[t], strict=True)]
+
+    return batched, each
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Per 5 ms sub-block, :func:`analyse_block` runs 48 Goertzel recurrences side by s
 the 16 analysed bins at ``f``, ``f - 50 Hz`` and ``f + 50 Hz``), keeps the last four
 sub-blocks' terms in a ring, and combines them into the 20 ms Hann-windowed spectrum ending
 there. :func:`classify` decides whether that window holds a key; :func:`step` runs the
-key-press state machine over the windows' verdicts.
+key-press state machine over the windows' verdicts. :func:`detect_kernel` runs one stream;
+:func:`detect_batch_kernel` runs one frame of each of many streams in one call.
 
 State lives in arrays the caller owns (see :class:`dsp.dtmf.DtmfDetector`): the parameter
 vector is indexed by the ``P_*`` constants, the machine's integers by ``I_*`` and its complex
@@ -33,6 +34,7 @@ __all__ = [
     "P_DRIFT",
     "P_FRACTION",
     "P_HARMONIC",
+    "P_LEAST_GAIN",
     "P_MIN_POWER",
     "P_NORM",
     "P_RATE",
@@ -41,6 +43,7 @@ __all__ = [
     "P_TWIST_LO",
     "analyse_block",
     "classify",
+    "detect_batch_kernel",
     "detect_kernel",
     "goertzel_blocks",
     "hann_gain",
@@ -58,7 +61,9 @@ MISSES_TO_DROP: Final = 2
 # The float64 parameter vector.
 P_RATE, P_BLOCK, P_TOL, P_TWIST_LO, P_TWIST_HI, P_MIN_POWER = 0, 1, 2, 3, 4, 5
 P_FRACTION, P_HARMONIC, P_DRIFT, P_NORM = 6, 7, 8, 9
-P_COUNT: Final = 10
+P_LEAST_GAIN: Final = 10
+"""Eight entries from here: the least :func:`hann_gain` within tolerance, per fundamental."""
+P_COUNT: Final = P_LEAST_GAIN + 8
 # The int64 state: sub-blocks seen, held key, its hits, misses since, reported?, challenger.
 I_BLOCKS, I_CUR, I_HITS, I_MISSES, I_REPORTED, I_PEND, I_PEND_HITS = 0, 1, 2, 3, 4, 5, 6
 I_COUNT: Final = 7
@@ -80,33 +85,39 @@ def _goertzel_block(
     base: int,
     block: int,
     filters: FloatArray,
-    steps: ComplexArray,
     rotors: ComplexArray,
     scratch: FloatArray,
     out: ComplexArray,
 ) -> None:
     """DFT terms of ``x[base:base+block]`` at each filter's frequency, phase origin sample 0.
 
-    All filters run side by side over the block (independent recurrences vectorise).
-    ``rotors[k]`` is ``exp(-j w_k (base + block - 1))`` and advances by one block.
+    All filters run side by side over the block, two samples a step (independent recurrences
+    vectorise). ``rotors[k]`` must be ``exp(-j w_k (base + block - 1))``.
     """
     count = filters.shape[1]
+    coefficients = filters[0]
     s1 = scratch[0]
     s2 = scratch[1]
     s1[:] = 0.0
     s2[:] = 0.0
-    for n in range(block):
-        v = float(x[base + n])
+    for n in range(base, base + block - 1, 2):
+        v0 = float(x[n])
+        v1 = float(x[n + 1])
         for k in range(count):
-            s0 = v + filters[0, k] * s1[k] - s2[k]
+            first = v0 + coefficients[k] * s1[k] - s2[k]
+            second = v1 + coefficients[k] * first - s1[k]
+            s2[k] = first
+            s1[k] = second
+    if block % 2:
+        v = float(x[base + block - 1])
+        for k in range(count):
+            s0 = v + coefficients[k] * s1[k] - s2[k]
             s2[k] = s1[k]
             s1[k] = s0
     for k in range(count):
         # s1 - e^{-jw} s2 is the filter output, e^{jw(block-1)} times the block's DFT term.
-        y = complex(s1[k] - 0.5 * filters[0, k] * s2[k], filters[1, k] * s2[k])
+        y = complex(s1[k] - 0.5 * coefficients[k] * s2[k], filters[1, k] * s2[k])
         out[k] = y * rotors[k]
-        turned = rotors[k] * steps[k]
-        rotors[k] = turned / abs(turned)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,10 +129,39 @@ def goertzel_blocks(
     rotors: ComplexArray,
     out: ComplexArray,
 ) -> None:
-    """Goertzel terms of consecutive blocks of ``x`` into the rows of ``out``."""
+    """Goertzel terms of consecutive blocks of ``x`` into the rows of ``out``.
+
+    ``rotors`` starts as ``exp(-j w_k (block - 1))`` and is turned by ``steps`` each block.
+    """
     scratch = np.zeros((2, filters.shape[1]))
     for b in range(out.shape[0]):
-        _goertzel_block(x, b * block, block, filters, steps, rotors, scratch, out[b])
+        _goertzel_block(x, b * block, block, filters, rotors, scratch, out[b])
+        for k in range(rotors.shape[0]):
+            turned = rotors[k] * steps[k]
+            rotors[k] = turned / abs(turned)
+
+
+@numba.njit(cache=True, nogil=True)
+def _quarter_energies(
+    x: NDArray[np.int16], base: int, hann: FloatArray, energy: FloatArray
+) -> None:
+    """Squared samples of one sub-block weighted by each quarter of the window, into
+    ``energy[0:4]`` (the four sums run side by side)."""
+    block = hann.shape[0] // 4
+    e0 = 0.0
+    e1 = 0.0
+    e2 = 0.0
+    e3 = 0.0
+    for n in range(block):
+        v = float(x[base + n])
+        e0 += hann[n] * v * v
+        e1 += hann[block + n] * v * v
+        e2 += hann[2 * block + n] * v * v
+        e3 += hann[3 * block + n] * v * v
+    energy[0] = e0
+    energy[1] = e1
+    energy[2] = e2
+    energy[3] = e3
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,9 +169,8 @@ def analyse_block(
     x: NDArray[np.int16],
     base: int,
     filters: FloatArray,
-    steps: ComplexArray,
     hann: FloatArray,
-    rotors: ComplexArray,
+    rotor_table: ComplexArray,
     scratch: FloatArray,
     ring: ComplexArray,
     energy: FloatArray,
@@ -144,18 +183,16 @@ def analyse_block(
     ``ring`` holds the last four sub-blocks' terms (three per bin: ``f``, ``f - Omega``,
     ``f + Omega``, Omega being the window's own frequency), ``energy`` their squared samples
     weighted by each quarter of the window, ``ints[I_BLOCKS]`` the sub-blocks seen so far.
-    Returns -1.0 while fewer than four sub-blocks have been seen.
+    Row ``b % len(rotor_table)`` of ``rotor_table`` refers sub-block ``b`` to sample 0 (every
+    analysed frequency repeats its phase after that many sub-blocks). Returns -1.0 while
+    fewer than four sub-blocks have been seen.
     """
     block = hann.shape[0] // 4
     count = ints[I_BLOCKS]
     slot = count % 4
-    _goertzel_block(x, base, block, filters, steps, rotors, scratch, ring[slot])
-    for q in range(4):
-        acc = 0.0
-        for n in range(block):
-            v = float(x[base + n])
-            acc += hann[q * block + n] * v * v
-        energy[slot, q] = acc
+    rotors = rotor_table[count % rotor_table.shape[0]]
+    _goertzel_block(x, base, block, filters, rotors, scratch, ring[slot])
+    _quarter_energies(x, base, hann, energy[slot])
     count += 1
     ints[I_BLOCKS] = count
     if count < 4:
@@ -172,16 +209,12 @@ def analyse_block(
         rot = complex(-1.0, 0.0)
     elif quarter == 3:
         rot = complex(0.0, 1.0)
-    for b in range(spectrum.shape[0]):
-        r0 = 0j
-        r1 = 0j
-        r2 = 0j
-        for i in range(4):
-            row = ring[(first + i) % 4]
-            r0 += row[3 * b]
-            r1 += row[3 * b + 1]
-            r2 += row[3 * b + 2]
-        spectrum[b] = 0.5 * r0 - 0.25 * (rot * r1 + rot.conjugate() * r2)
+    a, b, c, d = first % 4, (first + 1) % 4, (first + 2) % 4, (first + 3) % 4
+    for t in range(0, 3 * spectrum.shape[0], 3):
+        r0 = ring[a, t] + ring[b, t] + ring[c, t] + ring[d, t]
+        r1 = ring[a, t + 1] + ring[b, t + 1] + ring[c, t + 1] + ring[d, t + 1]
+        r2 = ring[a, t + 2] + ring[b, t + 2] + ring[c, t + 2] + ring[d, t + 2]
+        spectrum[t // 3] = 0.5 * r0 - 0.25 * (rot * r1 + rot.conjugate() * r2)
     power = 0.0
     for i in range(4):
         power += energy[(first + i) % 4, i]
@@ -192,9 +225,8 @@ def analyse_block(
 def spectra_kernel(
     x: NDArray[np.int16],
     filters: FloatArray,
-    steps: ComplexArray,
     hann: FloatArray,
-    rotors: ComplexArray,
+    rotor_table: ComplexArray,
     out: ComplexArray,
     powers: FloatArray,
 ) -> None:
@@ -208,7 +240,7 @@ def spectra_kernel(
     spectrum = np.zeros(out.shape[1], dtype=np.complex128)
     for b in range(x.shape[0] // block):
         power = analyse_block(
-            x, b * block, filters, steps, hann, rotors, scratch, ring, energy, ints, spectrum
+            x, b * block, filters, hann, rotor_table, scratch, ring, energy, ints, spectrum
         )
         if power >= 0.0:
             out[b - 3, :] = spectrum
@@ -284,6 +316,16 @@ def classify(
     energy_c = _abs2(spectrum[c])
     if power <= 0.0 or energy_r <= 0.0 or energy_c <= 0.0:
         return -1, turn_r, turn_c
+    # Any failed test rejects the window, so the cheap ones go first: the harmonics, then the
+    # tone powers' upper bounds (least Hann gain), before the trigonometry of the exact ones.
+    if _abs2(spectrum[8 + c]) > params[P_HARMONIC] * energy_c:
+        return -1, turn_r, turn_c
+    if row_harmonic_ok[r, c - 4] and _abs2(spectrum[8 + r]) > params[P_HARMONIC] * energy_r:
+        return -1, turn_r, turn_c
+    most_r = params[P_NORM] * energy_r / params[P_LEAST_GAIN + r]
+    most_c = params[P_NORM] * energy_c / params[P_LEAST_GAIN + c]
+    if min(most_r, most_c) < params[P_MIN_POWER] or most_r + most_c < params[P_FRACTION] * power:
+        return -1, turn_r, turn_c
     tone_r = _tone_power(energy_r, turn_r, freqs[r], params)
     tone_c = _tone_power(energy_c, turn_c, freqs[c], params)
     if min(tone_r, tone_c) < params[P_MIN_POWER]:
@@ -291,10 +333,6 @@ def classify(
     if tone_c < params[P_TWIST_LO] * tone_r or tone_c > params[P_TWIST_HI] * tone_r:
         return -1, turn_r, turn_c
     if tone_r + tone_c < params[P_FRACTION] * power:
-        return -1, turn_r, turn_c
-    if _abs2(spectrum[8 + c]) > params[P_HARMONIC] * energy_c:
-        return -1, turn_r, turn_c
-    if row_harmonic_ok[r, c - 4] and _abs2(spectrum[8 + r]) > params[P_HARMONIC] * energy_r:
         return -1, turn_r, turn_c
     return 4 * r + c - 4, turn_r, turn_c
 
@@ -412,12 +450,11 @@ def step(
 def detect_kernel(
     x: NDArray[np.int16],
     filters: FloatArray,
-    steps: ComplexArray,
     hann: FloatArray,
+    rotor_table: ComplexArray,
     freqs: FloatArray,
     params: FloatArray,
     row_harmonic_ok: NDArray[np.bool_],
-    rotors: ComplexArray,
     scratch: FloatArray,
     ring: ComplexArray,
     energy: FloatArray,
@@ -435,7 +472,7 @@ def detect_kernel(
     found = 0
     for b in range(x.shape[0] // block):
         power = analyse_block(
-            x, b * block, filters, steps, hann, rotors, scratch, ring, energy, ints, spectrum
+            x, b * block, filters, hann, rotor_table, scratch, ring, energy, ints, spectrum
         )
         if power < 0.0:
             continue
@@ -448,4 +485,65 @@ def detect_kernel(
                 keys[found] = pressed
                 found += 1
         previous[:] = spectrum
+    return found
+
+
+@numba.njit(cache=True, nogil=True)
+def detect_batch_kernel(
+    frames: NDArray[np.int16],
+    rows: NDArray[np.intp],
+    filters: FloatArray,
+    hann: FloatArray,
+    rotor_table: ComplexArray,
+    freqs: FloatArray,
+    params: FloatArray,
+    row_harmonic_ok: NDArray[np.bool_],
+    ring: ComplexArray,
+    energy: FloatArray,
+    previous: ComplexArray,
+    ints: NDArray[np.int64],
+    cplx: ComplexArray,
+    pending: NDArray[np.int16],
+    pending_len: NDArray[np.int64],
+    out_rows: NDArray[np.int64],
+    out_keys: NDArray[np.int64],
+) -> int:
+    """:func:`detect_kernel` over frame ``i`` for the stream in state slot ``rows[i]``, in order.
+
+    The state arrays have one row per slot (``ring[s]``, ``energy[s]``... are exactly a single
+    stream's state); ``pending[s, :pending_len[s]]`` holds the slot's samples short of a whole
+    sub-block. Each key found goes to ``out_rows``/``out_keys`` as (slot, key); returns how many
+    (both need room for ``len(rows) * (frames.shape[1] // block + 1)``), or -1, having changed
+    nothing, when a row is not a slot of the arrays.
+    """
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= ints.shape[0]:
+            return -1
+    block = hann.shape[0] // 4
+    length = frames.shape[1]
+    scratch = np.zeros((2, filters.shape[1]))
+    spectrum = np.zeros(freqs.shape[0], dtype=np.complex128)
+    joined = np.empty(length + block, dtype=np.int16)
+    keys = np.empty(length // block + 1, dtype=np.int64)
+    found = 0
+    for i in range(rows.shape[0]):
+        s = rows[i]
+        held = pending_len[s]
+        total = held + length
+        x = frames[i]
+        if held > 0:
+            joined[:held] = pending[s, :held]
+            joined[held:total] = frames[i]
+            x = joined[:total]
+        count = detect_kernel(
+            x, filters, hann, rotor_table, freqs, params, row_harmonic_ok, scratch, ring[s],
+            energy[s], spectrum, previous[s], ints[s], cplx[s], keys,
+        )  # fmt: skip
+        rest = total % block
+        pending[s, :rest] = x[total - rest : total]
+        pending_len[s] = rest
+        for j in range(count):
+            out_rows[found] = s
+            out_keys[found] = keys[j]
+            found += 1
     return found

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +28,9 @@ from media.events import DtmfReceived, MediaEvent
 from media.plc import conceal, history_length, recover
 from media.stream import MediaStream
 from media.tap import TapFrame, TapHub
+
+if TYPE_CHECKING:
+    from dsp.dtmf import DtmfBatchDetector
 
 __all__ = ["TickProcessor"]
 
@@ -60,24 +64,40 @@ class TickProcessor:
         self.taps = taps
         self.resample = resample
         self._history: dict[str, _History] = {}
-        self._detectors: dict[str, Callable[[Pcm], str]] = {}
+        self._detectors: dict[int, DtmfBatchDetector] = {}
+        """One batched in-band DTMF detector per sample rate; a slot per listening stream."""
+        self._slots: dict[str, tuple[int, int]] = {}
+        self._free_slots: dict[int, list[int]] = {}
+        self._next_slot: dict[int, int] = {}
 
     def forget(self, stream_id: str) -> None:
         self._history.pop(stream_id, None)
-        self._detectors.pop(stream_id, None)
+        slot = self._slots.pop(stream_id, None)
+        if slot is not None:
+            rate, index = slot
+            self._free_slots.setdefault(rate, []).append(index)
 
     def run(
         self, streams: list[MediaStream], now: float, events: list[MediaEvent]
     ) -> list[tuple[MediaStream, bytes]]:
         self._decode(streams, now)
+        listening: dict[int, tuple[list[MediaStream], list[Pcm], list[int]]] = {}
         for s in streams:
             pcm = s.input_pcm
             if pcm is None:
                 continue
             if s.detect_inband or s.converts_to_events:
-                self._detect(s, pcm, now, events)
+                rate, slot = self._slot(s)
+                group = listening.get(rate)
+                if group is None:
+                    group = listening[rate] = ([], [], [])
+                group[0].append(s)
+                group[1].append(pcm)
+                group[2].append(slot)
             if s.tapped:
                 self._publish(s, "in", pcm, now)
+        for rate, (members, frames, slots) in listening.items():
+            self._detect(rate, members, frames, slots, now, events)
         return self._encode([s for s in streams if s.can_send], now)
 
     # -- decode --------------------------------------------------------------------------------
@@ -143,13 +163,46 @@ class TickProcessor:
 
     # -- listen --------------------------------------------------------------------------------
 
-    def _detect(self, s: MediaStream, pcm: Pcm, now: float, events: list[MediaEvent]) -> None:
-        detect = self._detectors.get(s.stream_id)
-        if detect is None:
-            from dsp.dtmf import DtmfDetector
+    def _slot(self, s: MediaStream) -> tuple[int, int]:
+        """This stream's row in the detector for its rate (a fresh one on first use)."""
+        rate = s.sample_rate
+        known = self._slots.get(s.stream_id)
+        if known is not None and known[0] == rate:
+            return known
+        if known is not None:
+            self.forget(s.stream_id)
+            self._history[s.stream_id] = _History()
+        detector = self._detectors.get(rate)
+        if detector is None:
+            from dsp.dtmf import DtmfBatchDetector
 
-            detect = self._detectors[s.stream_id] = DtmfDetector(s.sample_rate).process
-        for digit in detect(pcm):
+            detector = self._detectors[rate] = DtmfBatchDetector(64, rate)
+        free = self._free_slots.get(rate)
+        if free:
+            index = free.pop()
+        else:
+            index = self._next_slot.get(rate, 0)
+            self._next_slot[rate] = index + 1
+        detector.reset(index)
+        self._slots[s.stream_id] = (rate, index)
+        return rate, index
+
+    def _detect(
+        self,
+        rate: int,
+        members: list[MediaStream],
+        frames: list[Pcm],
+        slots: list[int],
+        now: float,
+        events: list[MediaEvent],
+    ) -> None:
+        detector = self._detectors[rate]
+        found = detector.process(np.stack(frames), np.asarray(slots, dtype=np.intp))
+        if not found:
+            return
+        by_slot = dict(zip(slots, members, strict=True))
+        for slot, digit in found:
+            s = by_slot[slot]
             s.stats.digits += 1
             events.append(DtmfReceived(s.stream_id, digit, "inband", now))
             peer = s.peer

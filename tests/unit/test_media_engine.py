@@ -270,3 +270,47 @@ def test_processed_legs_send_rtcp_reports_and_rate_their_quality() -> None:
     assert quality is not None and quality.measured_by == "switch"
     assert 0.03 < quality.loss_fraction < 0.08
     assert 1.0 < quality.mos < 4.4
+
+
+def test_inband_detection_keeps_each_streams_digits_apart() -> None:
+    from dsp.dtmf import generate
+
+    engine = MediaEngine(PortAllocator(20000, 20099), EngineSettings())
+    callers = {}
+    for i, digits in enumerate(["12", "9", "#0*"]):
+        a, b = f"c{i}-a", f"c{i}-b"
+        engine.create_stream(a, 0.0)
+        engine.create_stream(b, 0.0)
+        engine.configure(a, StreamParams(PCMU, 0, ("192.0.2.1", 4000 + 2 * i)))
+        engine.configure(b, StreamParams(PCMU, 0, ("192.0.2.2", 4000 + 2 * i)))
+        engine.connect(a, b)
+        engine.set_detect_inband(a, True)
+        callers[a] = generate(digits, on_ms=80, off_ms=80)
+    half_press = callers["c1-a"][:480]  # 60 ms of a key: the detector is mid-decision
+    for tick in range(3):
+        packet = rtp(tick, bytes(ulaw_encode(half_press[tick * 160 : (tick + 1) * 160])))
+        engine.receive_rtp(engine.get("c1-a"), packet, ("192.0.2.1", 4002), tick * TICK)
+        engine.tick(tick * TICK)
+    engine.close("c1-a")  # its detector slot is freed and handed to the next stream
+    engine.create_stream("c3-a", 0.0)
+    engine.configure("c3-a", StreamParams(PCMU, 0, ("192.0.2.1", 4100)))
+    engine.connect("c3-a", "c1-b")
+    engine.set_detect_inband("c3-a", True)
+    callers["c3-a"] = generate("7", on_ms=80, off_ms=80)
+    del callers["c1-a"]
+    longest = max(len(pcm) for pcm in callers.values()) // 160 + 10
+    now = 3 * TICK
+    for tick in range(longest):
+        for stream_id, pcm in callers.items():
+            frame = pcm[tick * 160 : (tick + 1) * 160]
+            if len(frame) == 160:
+                packet = rtp(tick, bytes(ulaw_encode(frame)))
+                source = engine.get(stream_id).params.remote_rtp  # type: ignore[union-attr]
+                engine.receive_rtp(engine.get(stream_id), packet, source, now)
+        engine.tick(now)
+        now += TICK
+    got: dict[str, str] = {}
+    for e in engine.drain_events():
+        if isinstance(e, DtmfReceived):
+            got[e.stream_id] = got.get(e.stream_id, "") + e.digit
+    assert got == {"c0-a": "12", "c2-a": "#0*", "c3-a": "7"}
