@@ -5,8 +5,8 @@ dBov follows ITU-T G.100.1: a level relative to the overload point of the digita
 32768, so ``dbov(x) = 10 * log10(mean(x**2) / 32768**2)``: a full-scale square wave reads
 0 dBov, a full-scale sine -3.01 dBov. Silence (and the empty signal) reads
 :data:`FLOOR_DBOV`, -127 dBov, the bottom of the scale RFC 6464 audio levels use. For G.711,
-0 dBm0 is about -3.14 dBov (G.711 puts a full-scale sine at +3.14 dBm0 for A-law, +3.17 for
-µ-law).
+0 dBm0 is about -6.15 dBov (G.711 puts a full-scale sine, -3.01 dBov, at +3.14 dBm0 for A-law
+and +3.17 for µ-law).
 
 :func:`snr_db` answers "did this signal arrive intact?": it finds the delay between the
 reference and the received signal by cross-correlation, fits the best gain (any sign) by least

@@ -29,7 +29,7 @@ Frequencies in Hz, cadences as on/off/on/off... seconds; no cadence means contin
 
 (1) The E.180 list gives no congestion tone for France; the busy frequency at twice the rate
 is the usual substitute. US levels follow the North American precise tone plan (dial -13,
-ringback -19, busy and reorder -24 dBm0 per frequency, about 3.1 dB lower in dBov); the others
+ringback -19, busy and reorder -24 dBm0 per frequency, 6.15 dB lower in dBov); the others
 use -13 dBm0 per frequency. The UK congestion tone's second burst is sent louder by BT; the
 preset keeps one level.
 """
@@ -63,8 +63,9 @@ __all__ = [
 ToneKind = Literal["ringback", "busy", "congestion", "dial"]
 KINDS: Final[tuple[ToneKind, ...]] = ("ringback", "busy", "congestion", "dial")
 
-DBM0_TO_DBOV: Final = -3.14
-"""Add to a level in dBm0 to get dBov (G.711: a full-scale sine is +3.14 dBm0, -3.01 dBov)."""
+DBM0_TO_DBOV: Final = -6.15
+"""Add to a level in dBm0 to get dBov. G.711 puts a full-scale sine at +3.14 dBm0, and a
+full-scale sine is -3.01 dBov, so 0 dBm0 is 3.14 dB below it: -6.15 dBov."""
 RAMP_SECONDS: Final = 0.002
 """Rise and fall time of each burst of a cadenced tone."""
 FULL_SCALE: Final = 32768.0

@@ -136,8 +136,10 @@ class MediaEngine:
         a, b = self.get(a_id), self.get(b_id)
         for s in (a, b):
             if s.peer is not None and s.peer not in (a, b):
-                s.peer.peer = None
-                self._update_modes(s.peer)
+                old = s.peer
+                old.peer = None
+                s.peer = None
+                self._update_modes(old)
         a.peer, b.peer = b, a
         self._update_modes(a)
 
@@ -231,6 +233,8 @@ class MediaEngine:
         if mode is StreamMode.RELAY and peer is not None:
             stream.relay_pt_map = _pt_map(stream.params, peer.params)
             peer.relay_pt_map = _pt_map(peer.params, stream.params)
+        for s in pair:
+            s.epoch += 1
 
     @staticmethod
     def _mode_for(stream: MediaStream, peer: MediaStream | None) -> StreamMode:

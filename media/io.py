@@ -15,7 +15,7 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from media.engine import MediaEngine, Outgoing
 from media.events import MediaEvent
@@ -47,7 +47,10 @@ class _Sockets:
     rtcp: socket.socket
     stream: MediaStream
     closed: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
+    fast_key: tuple[int, int] = (-1, -1)
+    """(stream epoch, peer epoch) the cached fast-path decision was made at."""
+    fast: tuple[Address, int, Callable[[bytes, Address], int]] | None = None
+    """(destination, telephone-event payload type, the peer socket's sendto), or None."""
 
 
 class MediaTransport:
@@ -136,21 +139,19 @@ class MediaTransport:
 
     def _rtp_readable(self, entry: _Sockets) -> None:
         now = self.loop.time()
-        recvfrom = entry.rtp.recvfrom
         stream = entry.stream
-        mux = _mux(stream)
-        fast = None if mux else stream.plain_relay()
+        peer = stream.peer
+        key = (stream.epoch, -1 if peer is None else peer.epoch)
+        if key != entry.fast_key:
+            entry.fast_key = key
+            entry.fast = self._fast_path(stream)
+        fast = entry.fast
         if fast is None:
             self._rtp_slow(entry, now, BATCH)
             return
         # the fast path: relay from the latched source, untouched (see docs/decisions/0003)
-        dest, event_pt = fast
-        peer = stream.peer
-        target = self._by_stream.get(peer) if peer is not None else None
-        if target is None:
-            self._rtp_slow(entry, now, BATCH)
-            return
-        sendto = target.rtp.sendto
+        dest, event_pt, sendto = fast
+        recvfrom = entry.rtp.recvfrom
         latched = stream.latched
         packets = octets = 0
         for _ in range(BATCH):
@@ -167,6 +168,8 @@ class MediaTransport:
                 or data[1] & 0x7F == event_pt
             ):
                 self._rtp_one(entry, data, addr, now)  # latching, events, garbage
+                if entry.fast_key != (stream.epoch, -1 if peer is None else peer.epoch):
+                    break  # that packet changed the decision: the next wake-up recomputes it
                 continue
             try:
                 sendto(data, dest)
@@ -178,6 +181,18 @@ class MediaTransport:
             stream.count_relayed(packets, octets, now)
         if self.engine.events:
             self._flush_events()
+
+    def _fast_path(
+        self, stream: MediaStream
+    ) -> tuple[Address, int, Callable[[bytes, Address], int]] | None:
+        if _mux(stream):
+            return None
+        plain = stream.plain_relay()
+        peer = stream.peer
+        target = self._by_stream.get(peer) if peer is not None else None
+        if plain is None or target is None:
+            return None
+        return plain[0], plain[1], target.rtp.sendto
 
     def _rtp_slow(self, entry: _Sockets, now: float, batch: int) -> None:
         recvfrom = entry.rtp.recvfrom

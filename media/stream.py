@@ -134,6 +134,8 @@ class MediaStream:
     playback: PlaybackQueue | None = None
     rtcp: RtcpSession | None = None
     """Our RTCP for this leg, while the switch terminates its media (process mode)."""
+    epoch: int = 0
+    """Bumped whenever anything `plain_relay` depends on changes (the shell caches on it)."""
     marker_next: bool = True
 
     def __repr__(self) -> str:
@@ -194,12 +196,12 @@ class MediaStream:
     def accept_source(self, addr: Address, now: float) -> bool:
         """Symmetric RTP latching; False means drop the packet."""
         latched = self.latched
-        if latched is None or addr == latched:
-            self.latched = addr
+        if addr == latched:
             return True
         last = self.last_received
-        if last is None or now - last >= RELATCH_AFTER:
+        if latched is None or last is None or now - last >= RELATCH_AFTER:
             self.latched = addr
+            self.touch()
             return True
         self.stats.dropped_foreign += 1
         return False
@@ -207,6 +209,13 @@ class MediaStream:
     def remote_changed(self) -> None:
         """New SDP from the remote party (re-INVITE): let the next packet latch again."""
         self.latched = None
+        self.touch()
+
+    def touch(self) -> None:
+        """Something the relay decision depends on changed, here or at the peer."""
+        self.epoch += 1
+        if self.peer is not None:
+            self.peer.epoch += 1
 
     # -- receive -------------------------------------------------------------------------------
 
