@@ -156,9 +156,10 @@ def test_round_trip_error_is_within_half_a_step(values: list[int]) -> None:
     ):
         back = decode(encode(pcm)).astype(np.int32)
         error = np.abs(back - pcm)
-        # The step grows with the magnitude: relative error stays under ~3.2 % past the
-        # linear segments, absolute error under 16 (µ-law) or 8 (A-law) near zero.
-        assert np.all(error <= np.maximum(16, np.abs(pcm.astype(np.int32)) * 0.032 + 2))
+        # The step grows with the magnitude (it is at most 1/16 of it past the first
+        # segments); µ-law's bias of 132 adds a few units near segment edges (-441 comes back
+        # as -460 here and in audioop). Exactness itself is the exhaustive audioop test above.
+        assert np.all(error <= np.abs(pcm.astype(np.int32)) / 16 + 20)
 
 
 def test_warm_up_compiles_what_the_media_path_calls() -> None:
