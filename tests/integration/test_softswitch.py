@@ -13,16 +13,10 @@ from callcenter.config import load_config
 from callcenter.sip import parse_message
 from callcenter.sip.auth import DigestClient
 
+# outside the kernel's ephemeral range: no socket bound to port 0 can take it meanwhile
+from callcenter.testing import free_port
+
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        port = int(udp.getsockname()[1])
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-        tcp.bind(("127.0.0.1", port))
-    return port
 
 
 def write_config(path: Path, port: int, extra_extension: str = "") -> Path:
