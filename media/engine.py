@@ -109,7 +109,7 @@ class MediaEngine:
             stream.decoder = decoder_for(params.codec)
             stream.encoder = encoder_for(params.codec)
             stream.jitter = self._jitter_buffer(params)
-            stream.history = None
+            self._ticker.forget(stream_id)  # concealment history and DTMF state of the old codec
         if params.telephone_event_pt is not None:
             if stream.events_in is None:
                 stream.events_in = TelephoneEventReceiver()
@@ -225,6 +225,8 @@ class MediaEngine:
             if mode is StreamMode.PROCESS and not in_list:
                 self._processing.append(s)
                 s.marker_next = True
+                if s.jitter is not None:
+                    s.jitter.reset()  # nothing queued from an earlier spell of processing
                 if s.params is not None:
                     s.rtcp = RtcpSession(s.ssrc, s.params.codec.clock_rate, self.cname)
             elif mode is not StreamMode.PROCESS and in_list:

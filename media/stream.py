@@ -127,7 +127,6 @@ class MediaStream:
     events_out: TelephoneEventSender | None = None
     input_pcm: NDArray[np.int16] | None = None
     """Audio decoded from the remote party during the current tick (at the codec's rate)."""
-    history: NDArray[np.int16] | None = None
     lost_in_row: int = 0
     pending_tones: list[NDArray[np.int16]] = field(default_factory=list)
     pending_digits: list[str] = field(default_factory=list)

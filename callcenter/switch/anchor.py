@@ -63,6 +63,8 @@ class _Side:
     version: int = 0
     crypto: CryptoAttribute | None = None
     """Our key on this leg, when it uses SRTP."""
+    answered: bytes | None = None
+    """The last answer we sent on this leg (repeated as it is when nothing changed)."""
 
     def next_version(self) -> int:
         self.version += 1
@@ -255,23 +257,45 @@ class MediaAnchor:
     def _answer_offerer(
         self, offer: SessionDescription, other: NegotiatedMedia, side: _Side
     ) -> Answer | None:
-        chosen = self._select_crypto(offer) if self.policy.srtp is not SrtpPolicy.NONE else None
-        side.crypto = chosen
+        """Our answer to the pending offer. Answering the same offer again (an early answer,
+        then the final one) keeps our key and, when nothing changed, the very same SDP."""
+        side.crypto = self._keep_or_select_crypto(offer, side.crypto)
+        crypto = [side.crypto.serialize()] if side.crypto is not None else []
+        caps = self._caps_for_answering(offer, first=other.codec)
         direction = other.direction.reversed()
         try:
-            return create_answer(
-                offer,
-                self._caps_for_answering(offer, first=other.codec),
-                self.media.address,
-                side.port,
-                side.session_id,
-                side.next_version(),
-                direction,
-                crypto=[chosen.serialize()] if chosen is not None else [],
-            )
+            answer = create_answer(
+                offer, caps, self.media.address, side.port, side.session_id, side.version,
+                direction, crypto=crypto,
+            )  # fmt: skip
+            body = answer.sdp.serialize()
+            if side.answered is not None and body == side.answered:
+                return answer
+            answer = create_answer(
+                offer, caps, self.media.address, side.port, side.session_id,
+                side.next_version(), direction, crypto=crypto,
+            )  # fmt: skip
         except SdpError as exc:
             log.warning("cannot answer the offer any more: %s", exc)
             return None
+        side.answered = answer.sdp.serialize()
+        return answer
+
+    def _keep_or_select_crypto(
+        self, offer: SessionDescription, current: CryptoAttribute | None
+    ) -> CryptoAttribute | None:
+        if self.policy.srtp is SrtpPolicy.NONE:
+            return None
+        offered = offer.media[_audio_index(offer)].crypto
+        if current is not None:
+            for line in offered:
+                try:
+                    attr = CryptoAttribute.parse(line)
+                except CryptoAttributeError:
+                    continue
+                if (attr.tag, attr.suite) == (current.tag, current.suite):
+                    return current
+        return self._select_crypto(offer)
 
 
 def stream_params(neg: NegotiatedMedia, local_crypto: CryptoAttribute | None) -> StreamParams:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from switch_harness import CARRIER, PSTN, SWITCH_HOST, World, answers, direction_of
+from switch_harness import (
+    CARRIER,
+    PSTN,
+    SWITCH_HOST,
+    Behaviour,
+    Step,
+    World,
+    answers,
+    direction_of,
+)
 
 from callcenter.switch.anchor import MediaAnchor, MediaPolicy
 from media.codecs import G722, PCMA, PCMU
@@ -182,3 +191,15 @@ def test_exhausted_port_range_answers_503() -> None:
     assert w.net.run_until(lambda: call.status is not None and call.status >= 400, 5)
     assert call.status == 503
     assert control.engine.streams == {} and control.engine.ports.in_use == 0
+
+
+def test_early_media_answer_is_repeated_unchanged_in_the_200() -> None:
+    w, _control = anchored_world()
+    pstn = w.trunk("pstn", PSTN)
+    w.trunk("carrier", CARRIER, Behaviour((Step(0.0, 183, sdp=True), Step(1.0, 200, sdp=True))))
+    call = pstn.call("95551234")
+    assert w.net.run_until(lambda: call.state == "confirmed", 5)
+    early = [r for r in call.responses if r.status_code == 183]
+    final = [r for r in call.responses if r.status_code == 200]
+    assert early and final and early[0].body
+    assert final[0].body == early[0].body  # same session version: nothing changed
