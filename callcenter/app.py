@@ -45,13 +45,13 @@ from callcenter.store.records import Disposition as CdrDisposition
 from callcenter.switch.anchor import MediaAnchor
 from callcenter.switch.authgate import AuthGate
 from callcenter.switch.b2bua import B2BUA, SwitchSettings, TrunkPeer
-from callcenter.switch.call import Call
+from callcenter.switch.call import Call, CallState
 from callcenter.switch.media import MediaPlane, media_policy, start_media_plane
 from callcenter.switch.registrar import Binding, LocationService, RegistrarPolicy
 from callcenter.switch.routing import Dialplan, Route
 from callcenter.switch.service import SwitchPump
 from callcenter.switch.trunkreg import TrunkRegistration
-from media.events import DtmfReceived, MediaEvent
+from media.events import DtmfReceived, MediaEvent, MediaTimeout
 
 __all__ = ["Softswitch", "SwitchAddresses", "run_switch"]
 
@@ -312,6 +312,17 @@ class Softswitch:
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
+    def _media_timeout(self, event: MediaTimeout) -> None:
+        """`media.rtp_timeout`: an answered call whose media stopped is hung up."""
+        if self.b2bua is None or self.pump is None:
+            return
+        call = self.b2bua.calls.get(event.stream_id.rsplit("-", 1)[0])
+        if call is None or call.state is not CallState.ANSWERED:
+            return
+        log.warning("no RTP on call %s for %.0f s: hanging up", call.id, event.silent_for)
+        self.b2bua.relay.hangup(call, time.time(), by="system")
+        self.pump.flush()
+
     # ---------------------------------------------------------------- media events
     def subscribe_media(self, callback: Callable[[MediaEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with every media event (DTMF, timeouts); returns an unsubscribe."""
@@ -323,6 +334,8 @@ class Softswitch:
             if isinstance(event, DtmfReceived):
                 # the digit itself is never logged: it may belong to a card number or a PIN
                 log.debug("DTMF key press on stream %s (%s)", event.stream_id, event.source)
+            elif isinstance(event, MediaTimeout):
+                self._media_timeout(event)
             for callback in list(self._media_subscribers):
                 try:
                     callback(event)

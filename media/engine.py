@@ -44,7 +44,8 @@ class EngineSettings:
     jitter_min_ms: int = 20
     jitter_max_ms: int = 200
     media_timeout: float | None = None
-    """Report `MediaTimeout` after this many seconds without RTP on a stream that had some."""
+    """Report `MediaTimeout` after this many seconds without RTP from a remote party that
+    should be sending (None: never)."""
 
 
 Outgoing = tuple[MediaStream, bytes, Address]
@@ -56,9 +57,13 @@ class MediaEngine:
         ports: PortAllocator,
         settings: EngineSettings | None = None,
         taps: TapHub | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         self.ports = ports
         self.settings = settings or EngineSettings()
+        self._last_now = 0.0
+        self.clock = clock or (lambda: self._last_now)
+        """Time for commands that carry none (the shell passes its loop's clock)."""
         self.taps = taps or TapHub()
         self.streams: dict[str, MediaStream] = {}
         self.events: list[MediaEvent] = []
@@ -100,6 +105,8 @@ class MediaEngine:
         old = stream.params
         if old is not None and old.remote_rtp != params.remote_rtp:
             stream.remote_changed()
+        stream.configured_at = self.clock()
+        self._timed_out.discard(stream_id)
         codec_changed = old is None or old.codec != params.codec or old.ptime_ms != params.ptime_ms
         stream.params = params
         keys = (params.crypto_local, params.crypto_remote)
@@ -285,6 +292,7 @@ class MediaEngine:
 
     def tick(self, now: float) -> list[Outgoing]:
         """Decode what arrived, produce 20 ms for every processed stream, and check timeouts."""
+        self._last_now = now
         out: list[Outgoing] = []
         if self._dirty:
             for stream_id in self._dirty:
@@ -332,13 +340,17 @@ class MediaEngine:
         return fn(pcm)
 
     def _check_timeouts(self, now: float, limit: float) -> None:
+        """A leg whose remote party should be sending (it agreed to, and is not holding us
+        with recvonly/inactive) but has sent nothing for ``limit`` seconds since the later of
+        its last packet and the last time its media was agreed."""
         for s in self.streams.values():
-            last = s.last_received
-            if last is None or s.stream_id in self._timed_out:
+            params = s.params
+            if params is None or not params.receive or s.stream_id in self._timed_out:
                 continue
-            if now - last >= limit:
+            since = max(s.last_received or 0.0, s.configured_at)
+            if now - since >= limit:
                 self._timed_out.add(s.stream_id)
-                self.events.append(MediaTimeout(s.stream_id, now - last))
+                self.events.append(MediaTimeout(s.stream_id, now - since))
 
     def drain_events(self) -> list[MediaEvent]:
         events, self.events = self.events, []

@@ -77,6 +77,7 @@ class MediaTransport:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self.engine.clock = loop.time
         self._next_tick = loop.time() + TICK
         self._tick_handle = loop.call_at(self._next_tick, self._tick)
 

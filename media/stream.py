@@ -109,6 +109,8 @@ class MediaStream:
     latched: Address | None = None
     last_received: float | None = None
     created_at: float = 0.0
+    configured_at: float = 0.0
+    """When offer/answer last agreed this leg's media (RTP timeouts count from here)."""
     stats: StreamStats = field(default_factory=StreamStats)
     srtp: SrtpContext | None = None
     tapped: bool = False

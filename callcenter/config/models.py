@@ -265,6 +265,10 @@ class MediaConfig(_Model):
     """Largest playout delay of the jitter buffer."""
     workers: int = Field(default=0, ge=0, le=64)
     """Media worker processes; 0 runs media in the switch process."""
+    rtp_timeout: float = Field(default=0, ge=0, le=3600)
+    """Hang up an answered call when a party that should be sending RTP has sent none for
+    this many seconds (a dead phone, a broken NAT path); 0 never does. Legs on hold that
+    were told not to send are exempt."""
     srtp: Literal["off", "accept", "require"] = "accept"
     """SRTP with SDES keys (RFC 4568): ``accept`` answers SRTP offers with SRTP, ``require``
     also rejects plain RTP offers (488), ``off`` refuses SRTP-only offers."""

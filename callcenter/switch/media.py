@@ -61,7 +61,10 @@ def start_media_plane(config: Config, on_events: Callable[[list[MediaEvent]], No
     bind, announce = media_address(config)
     ports = PortAllocator(m.rtp_ports.low, m.rtp_ports.high)
     settings = EngineSettings(
-        local_address=announce, jitter_min_ms=m.jitter_min_ms, jitter_max_ms=m.jitter_max_ms
+        local_address=announce,
+        jitter_min_ms=m.jitter_min_ms,
+        jitter_max_ms=m.jitter_max_ms,
+        media_timeout=m.rtp_timeout or None,
     )
     plane: MediaPlane
     if m.workers > 0:

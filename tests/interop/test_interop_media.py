@@ -99,6 +99,36 @@ UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 """
 
+UAC_WAITS_FOR_BYE = UAC.replace(
+    """  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500"><![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200" crlf="true"/>""",
+    """  <recv request="BYE"/>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>""",
+)
+
 UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uas media">
   <recv request="INVITE" crlf="true"/>
@@ -190,6 +220,8 @@ async def _run_call(
     tap: bool,
     hold_ms: int = 3500,
     callee_codec: str = "PCMU",
+    uac_template: str = UAC,
+    media: dict[str, object] | None = None,
 ) -> MediaWatch:
     sipp_binary = require_peer("sipp")
     uac_port, uas_port = free_port(), free_port()
@@ -199,7 +231,7 @@ async def _run_call(
     )
     config["sip"]["listen"] = {"udp": f"127.0.0.1:{free_port()}"}
     media_low = 30000 + 4 * (free_port() % 1000)
-    config["media"] = {"rtp_ports": f"{media_low}-{media_low + 99}"}
+    config["media"] = {"rtp_ports": f"{media_low}-{media_low + 99}", **(media or {})}
     path = tmp_path / "switch.yaml"
     path.write_text(yaml.safe_dump(config))
     data = tmp_path / "data"
@@ -208,7 +240,7 @@ async def _run_call(
         UAS, tmp_path / "uas.xml", "callee", callee_plays, callee_codec, before_ms=300
     )
     uac_xml = _scenario(
-        UAC, tmp_path / "uac.xml", "caller", caller_plays, before_ms=300, hold_ms=hold_ms
+        uac_template, tmp_path / "uac.xml", "caller", caller_plays, before_ms=300, hold_ms=hold_ms
     )
     async with Softswitch(load_config(path, data_dir=data), data) as switch:
         watch = MediaWatch(switch)
@@ -307,3 +339,17 @@ def test_rfc4733_digits_from_the_caller_are_detected(tmp_path: Path, tap: bool) 
     echoed_by_callee = [(d.digit, d.source) for d in digits if d.stream_id.endswith("-b")]
     assert from_caller == [("1", "rfc4733")]
     assert echoed_by_callee == [("1", "rfc4733")]  # it reached the callee, which echoed it
+
+
+def test_call_without_rtp_is_hung_up_after_the_rtp_timeout(tmp_path: Path) -> None:
+    """Neither SIPp sends RTP: with `media.rtp_timeout` the switch sends BYE to both."""
+    asyncio.run(
+        _run_call(
+            tmp_path,
+            caller_plays=None,
+            callee_plays=None,
+            tap=False,
+            uac_template=UAC_WAITS_FOR_BYE,
+            media={"rtp_timeout": 1.0},
+        )
+    )  # both SIPp scenarios end only when the switch's BYE reaches them

@@ -314,3 +314,27 @@ def test_inband_detection_keeps_each_streams_digits_apart() -> None:
         if isinstance(e, DtmfReceived):
             got[e.stream_id] = got.get(e.stream_id, "") + e.digit
     assert got == {"c0-a": "12", "c2-a": "#0*", "c3-a": "7"}
+
+
+def test_silent_leg_times_out_once_but_held_legs_do_not() -> None:
+    from media.events import MediaTimeout
+
+    engine = MediaEngine(PortAllocator(20000, 20099), EngineSettings(media_timeout=5.0))
+    engine.create_stream("talks", 0.0)
+    engine.create_stream("dead", 0.0)
+    engine.create_stream("held", 0.0)
+    engine.tick(1.0)
+    engine.configure("talks", StreamParams(PCMU, 0, CALLER))
+    engine.configure("dead", StreamParams(PCMU, 0, CALLEE))
+    engine.configure("held", StreamParams(PCMU, 0, CALLEE, receive=False))  # told not to send
+    now = 1.0
+    while now < 12.0:
+        engine.receive_rtp(engine.get("talks"), rtp(int(now * 50), b"\xff" * 160), CALLER, now)
+        engine.tick(now)
+        now += TICK
+    timeouts = [e for e in engine.drain_events() if isinstance(e, MediaTimeout)]
+    assert [e.stream_id for e in timeouts] == ["dead"]
+    assert 5.0 <= timeouts[0].silent_for < 6.5
+    engine.configure("dead", StreamParams(PCMU, 0, CALLEE))  # a re-INVITE starts it again
+    engine.tick(now + 1)
+    assert engine.drain_events() == []
