@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -284,8 +285,14 @@ async def _serve(conn: Connection, settings: EngineSettings, index: int) -> None
     def _apply(command: tuple[Any, ...]) -> None:
         kind = command[0]
         if kind == "open":
-            rtp_fd = recv_handle(conn)
-            rtcp_fd = recv_handle(conn)
+            # the descriptors follow the command as their own messages; the event loop made
+            # the pipe non-blocking, so wait for them explicitly
+            os.set_blocking(conn.fileno(), True)
+            try:
+                rtp_fd = recv_handle(conn)
+                rtcp_fd = recv_handle(conn)
+            finally:
+                os.set_blocking(conn.fileno(), False)
             rtp = socket.socket(fileno=rtp_fd)
             rtcp = socket.socket(fileno=rtcp_fd)
             transport.adopt_stream(command[1], rtp, rtcp)

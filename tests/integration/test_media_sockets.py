@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -27,8 +27,19 @@ pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
 
 
+_PHONES: list[socket.socket] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_phones() -> Iterator[None]:
+    yield
+    while _PHONES:
+        _PHONES.pop().close()  # also when a test failed half-way
+
+
 def phone() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    _PHONES.append(sock)
     sock.bind((HOST, 0))
     sock.setblocking(False)
     return sock
@@ -153,3 +164,39 @@ def test_transcoded_tone_keeps_its_quality(kind: str) -> None:
         plane.close_stream("call-b")
 
     asyncio.run(with_plane(kind, body))
+
+
+def test_worker_waits_for_descriptors_that_arrive_after_their_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The socket descriptors travel as their own messages after the "open" command."""
+    import time
+
+    import media.worker
+
+    real_send_handle = media.worker.send_handle
+
+    def late_send_handle(conn: object, handle: int, pid: int) -> None:
+        time.sleep(0.1)  # the worker has read "open" and looks for the descriptor meanwhile
+        real_send_handle(conn, handle, pid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media.worker, "send_handle", late_send_handle)
+
+    async def body(plane: Plane, events: list[MediaEvent]) -> None:
+        a, b = phone(), phone()
+        port_a, _ = bridge(
+            plane,
+            a,
+            b,
+            StreamParams(PCMU, 0, a.getsockname()),
+            StreamParams(PCMU, 0, b.getsockname()),
+        )
+        await asyncio.sleep(0.3)
+        packet = RtpPacket(0, 1, 160, 7, b"\xff" * 160).serialize()
+        for _ in range(3):
+            a.sendto(packet, (HOST, port_a))
+        assert await receive(b, 3) == [packet] * 3
+        plane.close_stream("call-a")
+        plane.close_stream("call-b")
+
+    asyncio.run(with_plane("worker", body))

@@ -187,7 +187,9 @@ class MediaWatch:
         self.frames = QueueSubscriber(maxlen=100_000)
         self.events: list[MediaEvent] = []
         assert switch.media is not None
-        switch.media.taps.subscribe(None, self.frames)  # type: ignore[attr-defined]
+        taps = getattr(switch.media, "taps", None)  # in this process only (not with workers)
+        if taps is not None:
+            taps.subscribe(None, self.frames)
         switch.subscribe_media(self.events.append)
         self.tapped: set[str] = set()
         self.all_frames: list[TapFrame] = []
@@ -353,3 +355,21 @@ def test_call_without_rtp_is_hung_up_after_the_rtp_timeout(tmp_path: Path) -> No
             media={"rtp_timeout": 1.0},
         )
     )  # both SIPp scenarios end only when the switch's BYE reaches them
+
+
+def test_rfc4733_digits_are_detected_in_a_media_worker(tmp_path: Path) -> None:
+    """`media.workers: 1`: RTP is relayed by another process; its events still reach the
+    switch."""
+    digit_pcap = Path("/usr/share/sip-tester/dtmf_2833_1.pcap")
+    watch = asyncio.run(
+        _run_call(
+            tmp_path,
+            caller_plays=digit_pcap,
+            callee_plays=None,
+            tap=False,
+            hold_ms=1200,
+            media={"workers": 1},
+        )
+    )
+    digits = [(e.stream_id[-2:], e.digit) for e in watch.events if isinstance(e, DtmfReceived)]
+    assert sorted(digits) == [("-a", "1"), ("-b", "1")]
