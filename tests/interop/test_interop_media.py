@@ -292,15 +292,21 @@ def _tone_pcap(tmp_path: Path) -> Path:
 
 
 def _assert_tone(received: np.ndarray[Any, np.dtype[np.int16]], what: str) -> None:
-    assert len(received) > 8000, f"{what}: only {len(received)} samples"
-    reference = tone([TONE_HZ], 1.0, rate=8000, level_dbov=-10.0)
-    # the loudest second of what arrived is the tone (silence before and after)
-    energy = np.convolve(received.astype(np.float64) ** 2, np.ones(800), "valid")
-    start = int(np.argmax(energy[::80]) * 80)
-    start = max(0, min(start, len(received) - 8000))
-    segment = received[start : start + 8000]
-    best = max(snr_db(reference, segment[i : i + 7200]) for i in range(0, 800, 160))
-    assert best > MIN_SNR_DB, f"{what}: SNR {best:.1f} dB"
+    """The 2 s tone arrived: in the middle second of the loud span, the median SNR of four
+    250 ms windows (each aligned on its own) is above the bar. A jitter buffer may rightly
+    drop or add a frame to adapt its delay; that costs one window, not the verdict."""
+    loud = np.flatnonzero(
+        np.convolve(received.astype(np.float64) ** 2, np.ones(160) / 160, "same") > 1000.0**2
+    )
+    assert len(loud) > 8000, f"{what}: only {len(loud)} loud samples"
+    middle = (int(loud[0]) + int(loud[-1])) // 2
+    reference = tone([TONE_HZ], 0.25, rate=8000, level_dbov=-10.0)
+    figures = [
+        snr_db(reference, received[start : start + 2000], max_lag=80)
+        for start in range(middle - 4000, middle + 4000, 2000)
+    ]
+    median = float(np.median(figures))
+    assert median > MIN_SNR_DB, f"{what}: SNR per 250 ms {[round(f, 1) for f in figures]} dB"
 
 
 @pytest.mark.parametrize("callee_codec", ["PCMU", "PCMA"], ids=["same-codec", "transcoded"])
